@@ -1,0 +1,136 @@
+import json
+import stat
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from vectis.config import SETTINGS, ConfigError, load_config, redact_uri, with_secrets
+
+from .support.processes import ROOT, clean_env, run_cli
+
+EXAMPLE = ROOT / "config" / "vectis.example.toml"
+
+
+def test_defaults_give_a_development_server_on_the_embedded_database():
+    config = load_config(env={})
+    assert config.mode == "development"
+    assert config.embedded_db and config.seed_demo
+    assert config.tenant_origin("acme") == "http://acme.localhost:8080"
+    assert config.mcp_resource("acme") == "http://acme.localhost:8080/api/mcp"
+
+
+def test_flags_override_environment_which_overrides_the_file(tmp_path):
+    path = tmp_path / "v.toml"
+    path.write_text('port = 7000\nbase_domain = "file.example"\nlog_level = "debug"\n')
+    env = {"VECTIS_PORT": "7001", "VECTIS_BASE_DOMAIN": "env.example"}
+    config = load_config(path, env=env, overrides={"port": 7002})
+    assert (config.port, config.base_domain, config.log_level) == (7002, "env.example", "debug")
+
+
+def test_every_problem_is_reported_at_once_with_its_origin(tmp_path):
+    path = tmp_path / "v.toml"
+    path.write_text('prot = 80\nmode = "staging"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={"VECTIS_PORT": "eighty", "VECTIS_COLOUR": "blue"})
+    text = str(err.value)
+    assert "prot: unknown setting" in text
+    assert "mode: must be one of development, production" in text
+    assert "port: expected int, got 'eighty' (from VECTIS_PORT)" in text
+    assert "VECTIS_COLOUR: unknown environment setting" in text
+    assert len(err.value.problems) == 4
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("port = 70000", "port: must be a port number"),
+    ('base_domain = "Not A Domain"', "base_domain: must be a lower-case DNS name"),
+    ('mongo_uri = "postgres://x"', "mongo_uri: must start with mongodb://"),
+    ('db_prefix = "Bad-Prefix"', "db_prefix: must match"),
+    ("tenant_cache_seconds = 0", "tenant_cache_seconds: must be greater than 0"),
+    ("port = true", "port: expected int"),
+    ('cookie_secret = "short"', "cookie_secret: must be at least 32 characters"),
+    ('encryption_key = "abc"', "encryption_key: must be 32 bytes"),
+    ("not toml at all = = =", "is not valid TOML"),
+])
+def test_invalid_values_are_refused_clearly(tmp_path, content, fragment):
+    path = tmp_path / "v.toml"
+    path.write_text(content + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, env={})
+    assert fragment in str(err.value)
+
+
+def test_missing_config_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_production_requires_https_and_explicit_secrets(tmp_path):
+    with pytest.raises(ConfigError, match="production mode requires https"):
+        load_config(env={"VECTIS_MODE": "production"})
+    config = load_config(env={"VECTIS_MODE": "production", "VECTIS_PUBLIC_SCHEME": "https",
+                              "VECTIS_BASE_DOMAIN": "mspvectis.com",
+                              "VECTIS_DATA_DIR": str(tmp_path)})
+    assert config.tenant_origin("acme") == "https://acme.mspvectis.com"
+    assert not config.seed_demo
+    with pytest.raises(ConfigError) as err:
+        with_secrets(config)
+    assert {p.split(":")[0] for p in err.value.problems} == {"cookie_secret", "encryption_key", "token_pepper"}
+    assert not (tmp_path / "secrets.json").exists()
+
+
+def test_development_secrets_are_generated_once_and_kept_private(tmp_path):
+    config = load_config(env={"VECTIS_DATA_DIR": str(tmp_path)})
+    first = with_secrets(config)
+    second = with_secrets(config)
+    assert first.cookie_secret and first.token_pepper and first.encryption_key
+    assert (first.cookie_secret, first.token_pepper, first.encryption_key) == \
+           (second.cookie_secret, second.token_pepper, second.encryption_key)
+    path = tmp_path / "secrets.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert set(json.loads(path.read_text())) == {"cookie_secret", "encryption_key", "token_pepper"}
+
+
+def test_explicit_secrets_win_over_generated_ones(tmp_path):
+    pepper = "p" * 40
+    config = with_secrets(load_config(env={"VECTIS_DATA_DIR": str(tmp_path), "VECTIS_TOKEN_PEPPER": pepper}))
+    assert config.token_pepper == pepper
+
+
+def test_redacted_view_hides_secrets_and_database_password(tmp_path):
+    config = with_secrets(load_config(env={
+        "VECTIS_DATA_DIR": str(tmp_path),
+        "VECTIS_MONGO_URI": "mongodb://vectis:hunter2hunter2@db1.internal:27017/?replicaSet=rs0"}))
+    shown = json.dumps(config.redacted())
+    for secret in (config.cookie_secret, config.token_pepper, config.encryption_key, "hunter2hunter2"):
+        assert secret not in shown
+    assert "db1.internal:27017" in shown
+    assert redact_uri("mongodb://h:1/") == "mongodb://h:1/"
+
+
+def test_example_file_documents_every_setting_and_loads():
+    data = tomllib.loads(EXAMPLE.read_text())
+    text = EXAMPLE.read_text()
+    for setting in SETTINGS:
+        assert f"{setting.name} =" in text, f"{setting.name} missing from {EXAMPLE.name}"
+    assert set(data) <= {s.name for s in SETTINGS}
+    load_config(EXAMPLE, env={})
+
+
+def test_server_refuses_to_start_on_bad_configuration(tmp_path):
+    result = run_cli("--data-dir", str(tmp_path), env=clean_env(VECTIS_PORT="99999"))
+    assert result.returncode == 2
+    assert "port: must be a port number" in result.stderr
+    assert not (tmp_path / "db").exists()
+
+
+def test_public_port_zero_means_scheme_default_in_production():
+    config = load_config(env={"VECTIS_MODE": "production", "VECTIS_PUBLIC_SCHEME": "https",
+                              "VECTIS_PORT": "8443"})
+    assert config.effective_public_port == 443
+    assert config.mcp_resource("x-y") == "https://x-y.localhost/api/mcp"
+
+
+def test_data_dir_is_resolved_to_an_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_config(env={"VECTIS_DATA_DIR": "rel"}).data_dir == Path(tmp_path / "rel").resolve()

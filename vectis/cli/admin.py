@@ -1,0 +1,217 @@
+"""`python server.py admin …`: tenants, operators and tokens, against the configured database.
+
+With no MongoDB URI configured it uses the embedded database of the server running on the same
+data directory, or starts that database for the duration of the command when no server runs.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from datetime import datetime, timedelta, timezone
+
+from ..config import Config, ConfigError
+from ..credentials.passwords import PasswordPolicyError, hash_password
+from ..credentials.pats import display_prefix, generate_pat, hash_token
+from pymongo.errors import PyMongoError
+
+from ..embedded_db import EmbeddedDatabase, EmbeddedDatabaseError, running_instance
+from ..scopes import ROLES, ScopeError, effective_scopes, parse_scopes
+from ..storage import DomainTaken, InvalidSlug, Storage, TenantExists, UserExists, make_client
+from .main import add_config_flags, config_from_args
+
+
+class AdminError(Exception):
+    """A user-facing failure: printed without a traceback, exit code 1."""
+
+
+@contextlib.asynccontextmanager
+async def open_storage(config: Config):
+    embedded = None
+    if config.mongo_uri:
+        uri = config.mongo_uri
+    elif (running := running_instance(config.data_dir)) is not None:
+        uri = running["uri"]
+    else:
+        embedded = EmbeddedDatabase(config.data_dir, config.embedded_db_cache_size)
+        uri = await asyncio.to_thread(embedded.start)
+    storage = Storage(make_client(uri), config.db_prefix)
+    try:
+        await storage.db.ensure_control_indexes()
+        yield storage
+    finally:
+        await storage.close()
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)
+
+
+async def _tenant_or_fail(storage: Storage, slug: str) -> dict:
+    try:
+        tenant = await storage.tenants.get(slug)
+    except InvalidSlug as exc:
+        raise AdminError(str(exc)) from None
+    if tenant is None:
+        raise AdminError(f"no tenant {slug!r}")
+    return tenant
+
+
+async def create_tenant(storage: Storage, config: Config, args) -> str:
+    try:
+        await storage.tenants.create(args.slug, args.name, args.custom_domain)
+    except InvalidSlug as exc:
+        raise AdminError(str(exc)) from None
+    except TenantExists:
+        raise AdminError(f"tenant {args.slug!r} already exists") from None
+    except DomainTaken:
+        raise AdminError(f"custom domain {args.custom_domain!r} belongs to another tenant") from None
+    return f"created tenant {args.slug} at {config.tenant_origin(args.slug)}"
+
+
+async def create_user(storage: Storage, config: Config, args) -> str:
+    await _tenant_or_fail(storage, args.slug)
+    if not args.password_stdin:
+        raise AdminError("pass the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        password_hash = hash_password(password)
+        user = await storage.users.create(args.slug, args.email, args.name or args.email.split("@")[0],
+                                          args.role, password_hash)
+    except (PasswordPolicyError, ValueError) as exc:
+        raise AdminError(str(exc)) from None
+    except UserExists:
+        raise AdminError(f"user {args.email!r} already exists in {args.slug}") from None
+    return f"created {user['role']} {user['email']} ({user['_id']}) in {args.slug}"
+
+
+async def issue_token(storage: Storage, config: Config, args) -> str:
+    await _tenant_or_fail(storage, args.slug)
+    user = await storage.users.by_email(args.slug, args.email)
+    if user is None or user.get("disabled"):
+        raise AdminError(f"no active user {args.email!r} in {args.slug}")
+    try:
+        scopes = parse_scopes(args.scopes)
+    except ScopeError as exc:
+        raise AdminError(str(exc)) from None
+    beyond_role = sorted(set(scopes) - effective_scopes(scopes, user["role"]))
+    if beyond_role:
+        raise AdminError(f"role {user['role']} cannot hold: {', '.join(beyond_role)}")
+    if not args.label.strip() or len(args.label) > 100:
+        raise AdminError("label must be 1-100 characters")
+    expires_at = None
+    if args.expires_days is not None:
+        if not 1 <= args.expires_days <= 3650:
+            raise AdminError("--expires-days must be between 1 and 3650")
+        expires_at = datetime.now(timezone.utc) + timedelta(days=args.expires_days)
+    token = generate_pat()
+    await storage.pats.insert(args.slug, token_hash=hash_token(config.token_pepper, token),
+                              prefix=display_prefix(token), label=args.label.strip(), scopes=scopes,
+                              user_id=user["_id"], expires_at=expires_at)
+    return token
+
+
+async def revoke_token(storage: Storage, config: Config, args) -> str:
+    await _tenant_or_fail(storage, args.slug)
+    if args.token_stdin:
+        token = sys.stdin.readline().strip()
+        ids = await storage.pats.revoke(args.slug, token_hash=hash_token(config.token_pepper, token))
+    elif args.id:
+        ids = await storage.pats.revoke(args.slug, pat_id=args.id)
+    else:
+        ids = await storage.pats.revoke(args.slug, prefix=args.prefix)
+    if not ids:
+        raise AdminError("no live token matched")
+    return f"revoked {', '.join(ids)}"
+
+
+async def list_tenants(storage: Storage, config: Config, args) -> str:
+    tenants = await storage.tenants.list()
+    if args.json:
+        return json.dumps([{"slug": t["_id"], "name": t["name"], "status": t["status"],
+                            "custom_domain": t.get("custom_domain"),
+                            "origin": config.tenant_origin(t["_id"])} for t in tenants])
+    rows = [f"{t['_id']:<20} {t['status']:<9} {config.tenant_origin(t['_id']):<45} {t['name']}"
+            for t in tenants]
+    return "\n".join(rows) if rows else "(no tenants)"
+
+
+async def seed_data(storage: Storage, config: Config, args) -> str:
+    from ..demo.seed import DEMO_TENANTS, demo_passwords, seed_tenant
+    passwords = demo_passwords(config.data_dir).get(args.slug, {})
+    inserted = await seed_tenant(storage, args.slug, DEMO_TENANTS.get(args.slug, args.slug.title()),
+                                 passwords=passwords, customers=args.customers,
+                                 tickets_per_customer=args.tickets_per_customer)
+    return json.dumps(inserted)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python server.py admin",
+                                     description="Administer tenants, operators and tokens.")
+    add_config_flags(parser)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("create-tenant", help="create a tenant")
+    p.add_argument("slug")
+    p.add_argument("--name", required=True)
+    p.add_argument("--custom-domain")
+    p.set_defaults(run=create_tenant)
+
+    p = sub.add_parser("create-user", help="create an operator; password on standard input")
+    p.add_argument("slug")
+    p.add_argument("email")
+    p.add_argument("--role", choices=ROLES, required=True)
+    p.add_argument("--name")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(run=create_user)
+
+    p = sub.add_parser("issue-token", help="issue a personal access token (prints only the token)")
+    p.add_argument("slug")
+    p.add_argument("email")
+    p.add_argument("--scopes", required=True, help="comma-separated scopes")
+    p.add_argument("--label", required=True)
+    p.add_argument("--expires-days", type=int)
+    p.set_defaults(run=issue_token)
+
+    p = sub.add_parser("revoke-token", help="revoke a token by id, display prefix, or value on stdin")
+    p.add_argument("slug")
+    who = p.add_mutually_exclusive_group(required=True)
+    who.add_argument("--id")
+    who.add_argument("--prefix")
+    who.add_argument("--token-stdin", action="store_true")
+    p.set_defaults(run=revoke_token)
+
+    p = sub.add_parser("list-tenants", help="list tenants")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=list_tenants)
+
+    p = sub.add_parser("seed-data", help="load generated MSP data into a tenant (demo, benchmarks)")
+    p.add_argument("slug")
+    p.add_argument("--customers", type=int, default=40)
+    p.add_argument("--tickets-per-customer", type=float, default=12.0)
+    p.set_defaults(run=seed_data)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"vectis admin: {exc}", file=sys.stderr)
+        return 2
+
+    async def run() -> str:
+        async with open_storage(config) as storage:
+            return await args.run(storage, config, args)
+
+    try:
+        output = asyncio.run(run())
+    except (AdminError, EmbeddedDatabaseError) as exc:
+        print(f"vectis admin: {exc}", file=sys.stderr)
+        return 1
+    except PyMongoError as exc:
+        print(f"vectis admin: the database did not answer: {type(exc).__name__}", file=sys.stderr)
+        return 1
+    print(output)
+    return 0

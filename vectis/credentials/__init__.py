@@ -1,0 +1,1 @@
+"""Credential formats and hashing: operator passwords and personal access tokens."""

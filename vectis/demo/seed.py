@@ -1,0 +1,75 @@
+"""Seeding the demo tenants, idempotently.
+
+Documents are inserted only where their (deterministic) _id is absent, so a second run changes
+nothing and an interrupted run is completed by the next one. A marker per tenant skips the
+generator once a tenant is complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..config import Config
+from ..credentials.passwords import hash_password
+from ..storage import Storage
+from .generator import demo_operators, generate_tenant
+
+DEMO_TENANTS = {"acme": "Acme IT Services", "northwind": "Northwind Managed Services"}
+CREDENTIALS_FILE = "demo-credentials.json"
+
+
+def demo_passwords(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Operator passwords, generated once and kept (0600) beside the embedded database."""
+    path = data_dir / CREDENTIALS_FILE
+    stored: dict[str, dict[str, str]] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    changed = False
+    for slug in DEMO_TENANTS:
+        for operator in demo_operators(slug):
+            if operator.email not in stored.setdefault(slug, {}):
+                stored[slug][operator.email] = "demo-" + secrets.token_urlsafe(12)
+                changed = True
+    if changed:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh, indent=2)
+        os.replace(tmp, path)
+    return stored
+
+
+async def seed_tenant(storage: Storage, slug: str, name: str, *, passwords: dict[str, str],
+                      customers: int = 40, tickets_per_customer: float = 12.0,
+                      now: datetime | None = None) -> dict[str, int]:
+    """Create the tenant and load generated data; returns documents inserted per collection."""
+    await storage.tenants.ensure(slug, name)
+    now = now or datetime.now(timezone.utc)
+    inserted: dict[str, int] = {}
+    for collection, batch in generate_tenant(slug, customers=customers,
+                                             tickets_per_customer=tickets_per_customer, now=now):
+        if collection == "users":
+            batch = [_with_password(user, passwords) for user in batch]
+        inserted[collection] = inserted.get(collection, 0) + await storage.bulk.insert_missing(
+            slug, collection, batch)
+    return inserted
+
+
+def _with_password(user: dict, passwords: dict[str, str]) -> dict:
+    password = passwords.get(user["email"]) or secrets.token_urlsafe(24)
+    return {**user, "password_hash": hash_password(password)}
+
+
+async def seed_demo(storage: Storage, config: Config) -> dict[str, dict[str, str]]:
+    passwords = demo_passwords(config.data_dir)
+    for slug, name in DEMO_TENANTS.items():
+        marker = f"demo_seeded:{slug}"
+        if await storage.bulk.get_meta(marker):
+            continue
+        await seed_tenant(storage, slug, name, passwords=passwords[slug])
+        await storage.bulk.set_meta(marker, {"at": datetime.now(timezone.utc)})
+    return {slug: passwords[slug] for slug in DEMO_TENANTS}

@@ -1,0 +1,189 @@
+"""The embedded database: SecantusDB run as a separate child process.
+
+SecantusDB is GPL-2.0, so it is never imported here: we only start `python -m secantus` and talk
+to it over the MongoDB wire protocol, exactly as to a real MongoDB.
+
+Lifecycle guarantees:
+- the child gets PR_SET_PDEATHSIG, so the kernel stops it if the server dies, even by SIGKILL;
+- it runs in its own session, so a Ctrl-C aimed at the server does not kill it before the server
+  has drained (the server stops it last);
+- a state file in the data directory names the running instance, so the admin CLI can use the
+  database of a running server, and a second server on the same data directory is refused.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from pymongo import MongoClient
+from pymongo.errors import PyMongoError
+
+STATE_FILE = "embedded-db.json"
+_PR_SET_PDEATHSIG = 1
+
+
+class EmbeddedDatabaseError(RuntimeError):
+    pass
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return _not_zombie(pid)
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def uri_for_port(port: int) -> str:
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+
+def _answers(uri: str, timeout_ms: int = 500) -> bool:
+    client = MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+def running_instance(data_dir: Path) -> dict | None:
+    """The live embedded database of a server using data_dir, if there is one."""
+    path = data_dir / STATE_FILE
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not (pid_alive(state.get("db_pid", -1)) and _answers(uri_for_port(state["port"]))):
+        return None
+    state["uri"] = uri_for_port(state["port"])
+    return state
+
+
+class EmbeddedDatabase:
+    def __init__(self, data_dir: Path, cache_size: str = "256M"):
+        self.data_dir = data_dir
+        self.storage_path = data_dir / "db"
+        self.cache_size = cache_size
+        self.process: subprocess.Popen | None = None
+        self.port: int | None = None
+
+    @property
+    def uri(self) -> str:
+        if self.port is None:
+            raise EmbeddedDatabaseError("embedded database is not running")
+        return uri_for_port(self.port)
+
+    def start(self, timeout: float = 60.0) -> str:
+        existing = running_instance(self.data_dir)
+        if existing is not None:
+            if pid_alive(existing.get("owner_pid", -1)):
+                raise EmbeddedDatabaseError(
+                    f"another Vectis process (pid {existing['owner_pid']}) already runs the embedded "
+                    f"database of {self.data_dir}; stop it, use another --data-dir, or connect to "
+                    f"it with --mongo-uri '{existing['uri']}'"
+                )
+            # Its server is gone (the kernel should have stopped it): take the files back.
+            _terminate(existing["db_pid"], timeout=15)
+        self.storage_path.mkdir(parents=True, exist_ok=True)
+        self.port = _free_loopback_port()
+        log = open(self.data_dir / "embedded-db.log", "ab")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(self.port),
+                 "--storage-path", str(self.storage_path), "--log-level", "WARNING",
+                 "--cache-size", self.cache_size],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent, start_new_session=True, close_fds=True,
+            )
+        finally:
+            log.close()
+        self._wait_until_ready(timeout)
+        state = {"db_pid": self.process.pid, "port": self.port, "owner_pid": os.getpid()}
+        tmp = self.data_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(json.dumps(state))
+        os.replace(tmp, self.data_dir / STATE_FILE)
+        return self.uri
+
+    def _wait_until_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise EmbeddedDatabaseError(
+                    f"embedded database exited with code {self.process.returncode}; see "
+                    f"{self.data_dir / 'embedded-db.log'}:\n{self._log_tail()}"
+                )
+            if _answers(self.uri, timeout_ms=300):
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise EmbeddedDatabaseError(f"embedded database did not answer within {timeout:.0f} s")
+
+    def _log_tail(self) -> str:
+        try:
+            return (self.data_dir / "embedded-db.log").read_text(errors="replace")[-2000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None:
+            return
+        _terminate(self.process.pid, timeout, self.process)
+        self.process = None
+        try:
+            state = json.loads((self.data_dir / STATE_FILE).read_text())
+            if state.get("owner_pid") == os.getpid():
+                (self.data_dir / STATE_FILE).unlink()
+        except (OSError, ValueError):
+            pass
+
+
+def _terminate(pid: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None:
+            if process.poll() is not None:
+                return
+        elif not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    if process is not None:
+        process.wait(5)

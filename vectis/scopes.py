@@ -1,0 +1,36 @@
+"""The scope vocabulary and what each operator role may hold."""
+from __future__ import annotations
+
+READ_SCOPES = (
+    "read:customers", "read:tickets", "read:search", "read:alerts", "read:assets",
+    "read:contracts", "read:billing", "read:notes",
+)
+WRITE_SCOPES = ("write:tickets", "write:alerts", "write:notes", "run:rules")
+ALL_SCOPES = READ_SCOPES + WRITE_SCOPES
+
+ROLES = ("admin", "technician", "readonly")
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": frozenset(ALL_SCOPES),
+    "technician": frozenset(ALL_SCOPES),
+    "readonly": frozenset(READ_SCOPES),
+}
+
+
+class ScopeError(ValueError):
+    pass
+
+
+def parse_scopes(items: str | list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """Validate a comma/space separated string or a list; keep the canonical order."""
+    if isinstance(items, str):
+        items = [p for p in items.replace(",", " ").split() if p]
+    unknown = sorted(set(items) - set(ALL_SCOPES))
+    if unknown:
+        raise ScopeError(f"unknown scope(s): {', '.join(unknown)}; known: {' '.join(ALL_SCOPES)}")
+    if not items:
+        raise ScopeError("at least one scope is required")
+    return tuple(s for s in ALL_SCOPES if s in set(items))
+
+
+def effective_scopes(credential_scopes, role: str) -> frozenset[str]:
+    return frozenset(credential_scopes) & ROLE_SCOPES.get(role, frozenset())

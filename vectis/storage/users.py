@@ -1,0 +1,54 @@
+"""Operators of a tenant."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from pymongo.errors import DuplicateKeyError
+
+from ..ids import new_id
+from ..scopes import ROLES
+from .core import Database
+
+
+class UserExists(Exception):
+    pass
+
+
+def normalize_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.partition("@")
+    if not local or not domain or "." not in domain or len(email) > 254 or " " in email:
+        raise ValueError(f"invalid e-mail address {email!r}")
+    return email
+
+
+class UserRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    def _users(self, slug: str):
+        return self._db.tenant(slug)["users"]
+
+    async def create(self, slug: str, email: str, name: str, role: str, password_hash: str) -> dict:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        now = datetime.now(timezone.utc)
+        doc = {
+            "_id": new_id("usr"), "email": normalize_email(email), "name": name, "role": role,
+            "password_hash": password_hash, "disabled": False, "mfa": None,
+            "created_at": now, "updated_at": now,
+        }
+        try:
+            await self._users(slug).insert_one(doc)
+        except DuplicateKeyError:
+            raise UserExists(doc["email"]) from None
+        return doc
+
+    async def by_email(self, slug: str, email: str) -> dict | None:
+        return await self._users(slug).find_one({"email": email.strip().lower()})
+
+    async def by_id(self, slug: str, user_id: str) -> dict | None:
+        return await self._users(slug).find_one({"_id": user_id})
+
+    async def list(self, slug: str) -> list[dict]:
+        return await self._users(slug).find({}, {"password_hash": 0}).sort("email", 1).to_list()

@@ -1,0 +1,1 @@
+"""HTTP surface: Tornado handlers, one module per concern."""
