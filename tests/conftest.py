@@ -74,10 +74,12 @@ async def live_server(tmp_path, mongo_uri, db_prefix, storage):
     config = make_config(tmp_path, mongo_uri, db_prefix, port=port)
     services = make_services(config, storage)
     services.indexes_ready = True
+    await services.start()
     server, _ = start_http(services, "127.0.0.1", port)
     yield LiveServer(port=port, config=config, services=services)
     server.stop()
     await server.close_all_connections()
+    await services.stop()
 
 
 @pytest.fixture

@@ -1,17 +1,26 @@
 """Application assembly: the services every handler shares, and the route table."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import tornado.web
 
+from .audit import AuditLog
+from .auth.bearer import BearerAuthenticator
 from .config import Config
+from .mcp import endpoint as mcp_endpoint
+from .mcp.dispatch import Dispatcher
+from .mcp.toolcall import ToolCaller
+from .ratelimit import RateLimiter
 from .storage import Storage
 from .tenancy import TenantResolver
-from .web import health, home
+from .tools.catalog import build_registry
+from .tools.pagination import CursorCodec
+from .web import health, home, wellknown
 from .web.base import NotFoundHandler
 
-MAX_BODY_BYTES = 1024 * 1024
+# The server-wide cap; the MCP endpoint enforces its own, smaller limit with a 413.
+MAX_BODY_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -19,15 +28,34 @@ class Services:
     config: Config
     storage: Storage
     tenants: TenantResolver
+    authenticator: BearerAuthenticator
+    limiter: RateLimiter
+    audit: AuditLog
+    cursors: CursorCodec
+    dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
+
+    async def start(self) -> None:
+        self.audit.start()
+
+    async def stop(self) -> None:
+        await self.audit.stop()
+        await self.authenticator.drain()
 
 
 def make_services(config: Config, storage: Storage) -> Services:
-    return Services(config=config, storage=storage, tenants=TenantResolver(storage, config))
+    services = Services(
+        config=config, storage=storage, tenants=TenantResolver(storage, config),
+        authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds),
+        limiter=RateLimiter(storage), audit=AuditLog(storage), cursors=CursorCodec(config.cookie_secret),
+    )
+    services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))
+    return services
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    handlers = [*health.default_handlers, *home.default_handlers]
+    handlers = [*health.default_handlers, *home.default_handlers, *wellknown.default_handlers,
+                *mcp_endpoint.default_handlers]
     return tornado.web.Application(
         handlers,
         default_handler_class=NotFoundHandler,

@@ -73,6 +73,18 @@ def _mongo_uri(v: str) -> str | None:
     return None
 
 
+_ORIGIN_RE = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$")
+
+
+def _origins(v: str) -> str | None:
+    bad = [o for o in split_list(v) if not _ORIGIN_RE.match(o)]
+    return f"not origins: {', '.join(bad)}" if bad else None
+
+
+def split_list(v: str) -> list[str]:
+    return [p.strip().lower() for p in v.split(",") if p.strip()]
+
+
 def _cache_size(v: str) -> str | None:
     return None if re.fullmatch(r"[1-9][0-9]*[MG]", v) else "must look like 256M or 1G"
 
@@ -116,6 +128,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("tenant_cache_seconds", float, 5.0,
             "How long a resolved tenant (host to tenant) is cached in memory; a disabled or new "
             "tenant is seen by every process within this bound.", check=_positive),
+    Setting("auth_cache_seconds", float, 5.0,
+            "How long a verified token is cached in memory. Revocation takes effect at once in "
+            "the process that revokes, and in every other process within this bound.",
+            check=_positive),
+    Setting("allowed_origins", str, "",
+            "Comma-separated browser origins (scheme://host[:port]) allowed to call /api/mcp, "
+            "besides the tenant's own origin; loopback origins are also allowed in development.",
+            check=_origins),
     Setting("log_level", str, "info", "debug, info, warning or error.",
             check=_one_of("debug", "info", "warning", "error")),
     Setting("embedded_db_cache_size", str, "256M",
@@ -140,6 +160,8 @@ class Config:
     encryption_key: str
     token_pepper: str
     tenant_cache_seconds: float
+    auth_cache_seconds: float
+    allowed_origins: str
     log_level: str
     embedded_db_cache_size: str
 

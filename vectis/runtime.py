@@ -19,6 +19,10 @@ log = logging.getLogger("vectis")
 DRAIN_SECONDS = 10.0
 
 
+class ListenError(RuntimeError):
+    pass
+
+
 async def serve(config: Config, *, ready_message: bool = True) -> None:
     log.info("configuration %s", config.redacted())
     embedded: EmbeddedDatabase | None = None
@@ -30,8 +34,8 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
         uri = config.mongo_uri
     storage = Storage(make_client(uri), config.db_prefix)
     server: tornado.httpserver.HTTPServer | None = None
+    services = make_services(config, storage)
     try:
-        services = make_services(config, storage)
         await storage.ping()
         count = await storage.ensure_indexes()
         services.indexes_ready = True
@@ -40,6 +44,7 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
         if config.seed_demo:
             from .demo.seed import seed_demo
             demo_logins = await seed_demo(storage, config)
+        await services.start()
         server, port = start_http(services, config.host, config.port)
         if ready_message:
             print_banner(config, port, demo_logins, await storage.tenants.list())
@@ -51,6 +56,7 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
             server.stop()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.close_all_connections(), DRAIN_SECONDS)
+        await services.stop()
         await storage.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
@@ -62,7 +68,10 @@ def start_http(services: Services, host: str, port: int) -> tuple[tornado.httpse
     server = tornado.httpserver.HTTPServer(
         make_app(services), xheaders=False, max_body_size=MAX_BODY_BYTES,
         idle_connection_timeout=75, body_timeout=30)
-    sockets = tornado.netutil.bind_sockets(port, host)
+    try:
+        sockets = tornado.netutil.bind_sockets(port, host)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
 

@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vectis: {exc}", file=sys.stderr)
         return 2
     from ..logs import setup_logging
-    from ..runtime import serve
     from ..embedded_db import EmbeddedDatabaseError
+    from ..runtime import ListenError, serve
     setup_logging(config.log_level)
     try:
         asyncio.run(serve(config))
-    except EmbeddedDatabaseError as exc:
+    except (EmbeddedDatabaseError, ListenError) as exc:
         print(f"vectis: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
+from .audit import AuditRepository
 from .bulk import BulkRepository
 from .core import Database, InvalidSlug, check_slug, make_client
+from .counters import CounterRepository
+from .customers import CustomerRepository
 from .pats import PatRepository
 from .tenants import DomainTaken, TenantExists, TenantRepository
 from .users import UserExists, UserRepository, normalize_email
@@ -22,6 +25,9 @@ class Storage:
         self.users = UserRepository(self.db)
         self.pats = PatRepository(self.db)
         self.bulk = BulkRepository(self.db)
+        self.counters = CounterRepository(self.db)
+        self.audit = AuditRepository(self.db)
+        self.customers = CustomerRepository(self.db)
 
     async def ping(self) -> None:
         await self.db.ping()

@@ -64,4 +64,11 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         _refs(),
     ],
     "notes": [IndexModel([("customer_id", ASC), ("created_at", DESC)], name="customer_created")],
+    "ratelimits": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
+    "audit_log": [
+        IndexModel([("at", DESC)], name="at"),
+        IndexModel([("target.kind", ASC), ("target.id", ASC), ("at", DESC)], name="target"),
+        IndexModel([("target.kind", ASC), ("target.uuid", ASC)], name="target_uuid"),
+        IndexModel([("actor.credential_id", ASC), ("at", DESC)], name="actor"),
+    ],
 }

@@ -46,3 +46,6 @@ class PatRepository:
                 {"_id": {"$in": ids}, "revoked_at": None},
                 {"$set": {"revoked_at": datetime.now(timezone.utc)}})
         return ids
+
+    async def touch(self, slug: str, pat_id: str, when: datetime) -> None:
+        await self._pats(slug).update_one({"_id": pat_id}, {"$set": {"last_used_at": when}})

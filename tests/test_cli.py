@@ -1,0 +1,128 @@
+"""The admin CLI end to end, as an operator runs it: a real process against a real database."""
+import json
+import re
+
+import pytest
+
+from vectis.credentials.pats import PAT_RE, hash_token
+from vectis.credentials.passwords import verify_password
+
+from .support.processes import ServerProcess, clean_env, run_cli
+
+
+@pytest.fixture
+def cli(tmp_path, mongo_uri, db_prefix, storage):
+    env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
+                    VECTIS_DATA_DIR=str(tmp_path / "data"))
+
+    def run(*args, stdin=None):
+        return run_cli("admin", *args, stdin=stdin, env=env)
+    return run
+
+
+async def test_tenant_user_and_token_lifecycle(cli, storage, tmp_path):
+    assert cli("create-tenant", "acme", "--name", "Acme IT").returncode == 0
+    created = cli("create-user", "acme", "Alex@Acme.example", "--role", "technician", "--password-stdin",
+                  stdin="correct horse battery\n")
+    assert created.returncode == 0, created.stderr
+    user = await storage.users.by_email("acme", "alex@acme.example")
+    assert user["role"] == "technician"
+    assert user["password_hash"].startswith("$argon2id$")
+    assert verify_password(user["password_hash"], "correct horse battery")
+
+    issued = cli("issue-token", "acme", "alex@acme.example", "--scopes", "read:tickets,write:tickets",
+                 "--label", "laptop")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert PAT_RE.match(token) and issued.stdout == token + "\n"   # only the token is printed
+
+    pepper = json.loads((tmp_path / "data" / "secrets.json").read_text())["token_pepper"]
+    pats = await storage.db.tenant("acme")["pats"].find({}).to_list()
+    assert len(pats) == 1
+    pat = pats[0]
+    assert pat["token_hash"] == hash_token(pepper, token)
+    assert token not in json.dumps(pat, default=str)
+    assert pat["scopes"] == ["read:tickets", "write:tickets"] and pat["label"] == "laptop"
+    assert pat["prefix"] == token[:12] and pat["revoked_at"] is None
+
+    revoked = cli("revoke-token", "acme", "--token-stdin", stdin=token + "\n")
+    assert revoked.returncode == 0 and pat["_id"] in revoked.stdout
+    assert (await storage.pats.by_hash("acme", pat["token_hash"]))["revoked_at"] is not None
+    again = cli("revoke-token", "acme", "--id", pat["_id"])
+    assert again.returncode == 1 and "no live token matched" in again.stderr
+
+
+async def test_listing_tenants(cli):
+    cli("create-tenant", "acme", "--name", "Acme IT")
+    cli("create-tenant", "northwind", "--name", "Northwind", "--custom-domain", "mcp.northwind.example")
+    listed = cli("list-tenants", "--json")
+    assert listed.returncode == 0
+    rows = json.loads(listed.stdout)
+    assert [r["slug"] for r in rows] == ["acme", "northwind"]
+    assert rows[1]["custom_domain"] == "mcp.northwind.example"
+    assert rows[0]["origin"] == "http://acme.localhost:8080"
+    assert re.search(r"^acme\s+active\s+http://acme.localhost:8080\s+Acme IT$", cli("list-tenants").stdout, re.M)
+
+
+@pytest.mark.parametrize("args, stdin, message", [
+    (("create-tenant", "Bad_Slug", "--name", "x"), None, "invalid tenant slug"),
+    (("create-tenant", "acme", "--name", "again"), None, "tenant 'acme' already exists"),
+    (("create-user", "nosuch", "a@b.example", "--role", "admin", "--password-stdin"), "long enough pw\n", "no tenant 'nosuch'"),
+    (("create-user", "acme", "a@b.example", "--role", "admin", "--password-stdin"), "short\n", "at least 12 characters"),
+    (("create-user", "acme", "not-an-email", "--role", "admin", "--password-stdin"), "long enough pw\n", "invalid e-mail"),
+    (("create-user", "acme", "a@b.example", "--role", "admin"), None, "--password-stdin"),
+    (("issue-token", "acme", "nobody@b.example", "--scopes", "read:tickets", "--label", "x"), None, "no active user"),
+    (("issue-token", "acme", "ro@acme.example", "--scopes", "read:tickets,write:tickets", "--label", "x"), None, "role readonly cannot hold: write:tickets"),
+    (("issue-token", "acme", "ro@acme.example", "--scopes", "read:everything", "--label", "x"), None, "unknown scope(s): read:everything"),
+    (("issue-token", "acme", "ro@acme.example", "--scopes", "read:tickets", "--label", "x", "--expires-days", "0"), None, "--expires-days"),
+    (("revoke-token", "acme", "--prefix", "vct_pat_zzzz"), None, "no live token matched"),
+])
+async def test_bad_input_is_refused_and_changes_nothing(cli, storage, args, stdin, message):
+    assert cli("create-tenant", "acme", "--name", "Acme IT").returncode == 0
+    assert cli("create-user", "acme", "ro@acme.example", "--role", "readonly", "--password-stdin",
+               stdin="read only password\n").returncode == 0
+    before = {c: await storage.bulk.count("acme", c) for c in ("users", "pats")}
+    tenants_before = len(await storage.tenants.list())
+    result = cli(*args, stdin=stdin)
+    assert result.returncode == 1, result.stdout
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert {c: await storage.bulk.count("acme", c) for c in ("users", "pats")} == before
+    assert len(await storage.tenants.list()) == tenants_before
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path):
+    from .support.processes import free_port
+    env = clean_env(VECTIS_MONGO_URI=f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300",
+                    VECTIS_DATA_DIR=str(tmp_path))
+    result = run_cli("admin", "list-tenants", env=env)
+    assert result.returncode == 1
+    assert "the database did not answer" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_cli_uses_the_embedded_database_of_a_running_server(tmp_path):
+    data = tmp_path / "data"
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    try:
+        assert run_cli("admin", "--data-dir", str(data), "create-tenant", "acme", "--name", "Acme").returncode == 0
+        import urllib.request
+        # The running server sees the tenant the CLI created, within its cache bound.
+        req = urllib.request.Request(f"http://127.0.0.1:{server.port}/", headers={"Host": f"acme.localhost:{server.port}"})
+        import time
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(req, timeout=2) as resp:
+                    assert json.loads(resp.read())["tenant"] == "acme"
+                    break
+            except urllib.error.HTTPError:
+                assert time.monotonic() < deadline
+                time.sleep(0.5)
+    finally:
+        assert server.stop() == 0
+    # With no server running, the CLI starts the embedded database itself, then stops it.
+    listed = run_cli("admin", "--data-dir", str(data), "list-tenants", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [t["slug"] for t in json.loads(listed.stdout)] == ["acme"]
+    assert not (data / "embedded-db.json").exists()

@@ -1,0 +1,83 @@
+"""The embedded database's life as the server's child process."""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from vectis.embedded_db import STATE_FILE, pid_alive
+
+from .support.processes import ServerProcess, run_cli
+
+pytestmark = pytest.mark.slow
+
+
+def _db_pid(data) -> int:
+    return json.loads((data / STATE_FILE).read_text())["db_pid"]
+
+
+def _wait_gone(pid: int, timeout: float = 20) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_start_restart_with_data_intact_and_clean_stop(tmp_path):
+    data = tmp_path / "data"
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    db_pid = _db_pid(data)
+    assert run_cli("admin", "--data-dir", str(data), "create-tenant", "acme", "--name", "Acme").returncode == 0
+    assert server.stop() == 0
+    assert _wait_gone(db_pid, timeout=1), "the database is stopped before the server exits"
+    assert not (data / STATE_FILE).exists()
+    assert '"embedded database stopped"' in server.stderr
+
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    try:
+        listed = run_cli("admin", "--data-dir", str(data), "list-tenants", "--json")
+        assert [t["slug"] for t in json.loads(listed.stdout)] == ["acme"]
+    finally:
+        assert server.stop() == 0
+
+
+def test_no_orphan_when_the_server_is_killed(tmp_path):
+    data = tmp_path / "data"
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    db_pid = _db_pid(data)
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+    assert _wait_gone(db_pid), "embedded database outlived its server"
+    # The next start takes the data directory back without manual clean-up.
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    assert server.stop() == 0
+
+
+def test_second_server_on_the_same_data_dir_is_refused(tmp_path):
+    data = tmp_path / "data"
+    first = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    try:
+        second = ServerProcess("--data-dir", str(data), "--no-demo")
+        with pytest.raises(RuntimeError) as err:
+            second.start(timeout=30)
+        assert "already runs the embedded database" in str(err.value)
+        assert first.ready()
+    finally:
+        assert first.stop() == 0
+
+
+def test_port_in_use_is_a_clear_error_and_leaves_no_database_running(tmp_path):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        server = ServerProcess("--data-dir", str(tmp_path / "data"), "--no-demo", port=port)
+        with pytest.raises(RuntimeError) as err:
+            server.start(timeout=60)
+    assert f"cannot listen on 127.0.0.1:{port}" in str(err.value)
+    assert "Traceback" not in str(err.value)
+    assert not (tmp_path / "data" / STATE_FILE).exists()

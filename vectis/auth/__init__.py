@@ -1,0 +1,1 @@
+"""Who is calling: bearer credentials resolved to a Principal."""

@@ -1,0 +1,114 @@
+"""Bearer authentication for the MCP endpoint: token from the Authorization header only.
+
+Verification is cached in memory per (tenant, token hash) for `auth_cache_seconds`, so a hot
+token costs one HMAC and a dictionary lookup: no database round trip and no slow hash. Revoking in
+this process calls `forget()` and takes effect at once; other processes see it within the bound.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime, timezone
+
+from cachetools import TTLCache
+
+from ..credentials.pats import hash_token, looks_like_pat
+from ..scopes import effective_scopes
+from ..storage import Storage
+from .principal import Principal
+
+log = logging.getLogger("vectis.auth")
+CACHE_SIZE = 50_000
+LAST_USED_INTERVAL = 60.0  # seconds between last_used_at writes for one credential
+
+
+class NoCredential(Exception):
+    """No bearer token was presented (no header, or another scheme)."""
+
+
+class InvalidCredential(Exception):
+    """A bearer token was presented but is unknown, revoked, expired or of a disabled user."""
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise NoCredential()
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise NoCredential()
+    token = token.strip()
+    if not token or " " in token or len(token) > 4096:
+        raise InvalidCredential()
+    return token
+
+
+class BearerAuthenticator:
+    def __init__(self, storage: Storage, pepper: str, cache_seconds: float):
+        self._storage = storage
+        self._pepper = pepper
+        self._cache: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=cache_seconds)
+        self._last_used: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=LAST_USED_INTERVAL)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def authenticate(self, tenant: str, header: str | None) -> Principal:
+        token = bearer_token(header)
+        if not looks_like_pat(token):
+            raise InvalidCredential()
+        token_hash = hash_token(self._pepper, token)
+        key = (tenant, token_hash)
+        try:
+            principal = self._cache[key]
+        except KeyError:
+            principal = await self._load_pat(tenant, token_hash)
+            self._cache[key] = principal
+        if principal is None or not principal.live():
+            raise InvalidCredential()
+        self._touch(principal)
+        return principal
+
+    async def _load_pat(self, tenant: str, token_hash: str) -> Principal | None:
+        pat = await self._storage.pats.by_hash(tenant, token_hash)
+        if pat is None or pat.get("revoked_at") is not None:
+            return None
+        user = await self._storage.users.by_id(tenant, pat["user_id"])
+        if user is None or user.get("disabled"):
+            return None
+        return Principal(
+            tenant=tenant, kind="pat", credential_id=pat["_id"], user_id=user["_id"],
+            email=user["email"], name=user.get("name", ""), role=user["role"],
+            scopes=effective_scopes(pat["scopes"], user["role"]), expires_at=pat.get("expires_at"),
+            elevated_until=pat.get("elevated_until"),
+        )
+
+    def forget(self, tenant: str, token_hash: str | None = None) -> None:
+        """Drop cached verifications: one token, or every token of a tenant."""
+        for key in list(self._cache.keys()):
+            if key[0] == tenant and (token_hash is None or key[1] == token_hash):
+                self._cache.pop(key, None)
+
+    def forget_credential(self, tenant: str, credential_id: str) -> None:
+        for key, principal in list(self._cache.items()):
+            if key[0] == tenant and principal is not None and principal.credential_id == credential_id:
+                self._cache.pop(key, None)
+
+    def _touch(self, principal: Principal) -> None:
+        """Record last use at most once a minute per credential, off the request path."""
+        key = (principal.tenant, principal.credential_id)
+        if key in self._last_used:
+            return
+        self._last_used[key] = time.monotonic()
+        task = asyncio.get_running_loop().create_task(self._write_last_used(principal))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_last_used(self, principal: Principal) -> None:
+        try:
+            await self._storage.pats.touch(principal.tenant, principal.credential_id,
+                                           datetime.now(timezone.utc))
+        except Exception:  # a missed last-used stamp must never fail or slow a call
+            log.warning("could not record last use of %s", principal.credential_id, exc_info=True)
+
+    async def drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

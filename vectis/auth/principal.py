@@ -1,0 +1,32 @@
+"""The authenticated caller of one request."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    kind: str                  # "pat" or "oauth"
+    credential_id: str         # pat id or OAuth grant id
+    user_id: str
+    email: str
+    name: str
+    role: str
+    scopes: frozenset[str]     # effective: credential scopes ∩ role scopes
+    expires_at: datetime | None = None
+    elevated_until: datetime | None = None
+    client_id: str | None = None
+
+    def live(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(timezone.utc)
+        return self.expires_at is None or now < self.expires_at
+
+    def elevated(self, now: datetime | None = None) -> bool:
+        now = now or datetime.now(timezone.utc)
+        return self.elevated_until is not None and now < self.elevated_until
+
+    def audit_actor(self) -> dict:
+        return {"kind": self.kind, "credential_id": self.credential_id, "user_id": self.user_id,
+                "email": self.email, "client_id": self.client_id}

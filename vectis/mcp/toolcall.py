@@ -1,0 +1,110 @@
+"""One tool call: scope check, argument validation, rate limit, handler, result, audit.
+
+Every tool, read or write, goes through `ToolCaller.call`; nothing else invokes a handler.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import date, datetime, timezone
+from typing import Any
+
+from ..audit import audit_row
+from ..ratelimit import RateLimited
+from ..tools.pagination import InvalidCursor
+from ..tools.registry import ToolContext, ToolError, ToolRegistry
+from .protocol import INVALID_PARAMS, RATE_LIMITED, HttpFailure, RpcError
+
+log = logging.getLogger("vectis.mcp")
+
+
+def jsonable(value: Any) -> Any:
+    """Tool output as plain JSON: datetimes as ISO 8601 UTC with a Z."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    return value
+
+
+def error_result(message: str) -> dict:
+    return {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+def success_result(structured: dict) -> dict:
+    text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
+    return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": False}
+
+
+class ToolCaller:
+    def __init__(self, services, registry: ToolRegistry):
+        self._services = services
+        self.registry = registry
+
+    def insufficient_scope(self, tenant, principal, needed: tuple[str, ...]) -> HttpFailure:
+        wanted = " ".join(sorted(set(principal.scopes) | set(needed)))
+        metadata = tenant.origin + "/.well-known/oauth-protected-resource/api/mcp"
+        challenge = (f'Bearer error="insufficient_scope", scope="{wanted}", '
+                     f'resource_metadata="{metadata}", '
+                     f'error_description="this tool requires {" ".join(needed)}"')
+        return HttpFailure(403, {"error": "insufficient_scope",
+                                 "error_description": f"this tool requires the scope(s) {', '.join(needed)}",
+                                 "scope": " ".join(needed)},
+                           {"WWW-Authenticate": challenge})
+
+    async def call(self, tenant, principal, params: dict, request_id: str) -> dict:
+        name = params.get("name")
+        spec = self.registry.get(name) if isinstance(name, str) else None
+        if spec is None:
+            raise RpcError(INVALID_PARAMS, f"unknown tool {str(name)[:80]!r}")
+        missing = tuple(s for s in spec.scopes if s not in principal.scopes)
+        actor = principal.audit_actor()
+        if missing:
+            self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)})
+            raise self.insufficient_scope(tenant, principal, spec.scopes)
+        arguments = params.get("arguments", {})
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "arguments must be an object")
+        try:
+            await self._services.limiter.check(tenant.slug, tenant.settings, principal.credential_id, spec.kind)
+        except RateLimited as exc:
+            self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope})
+            raise RpcError(RATE_LIMITED, f"Rate limited: {exc}. Retry after {exc.retry_after} s.",
+                           {"retryAfterSeconds": exc.retry_after, "scope": exc.scope, "limit": exc.limit}) from None
+        errors = spec.argument_errors(arguments)
+        if errors:
+            self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"})
+            return error_result("Invalid arguments: " + "; ".join(errors) +
+                                f". See the inputSchema of {spec.name} in tools/list.")
+        started = time.perf_counter()
+        ctx = ToolContext(tenant=tenant, principal=principal, storage=self._services.storage,
+                          cursors=self._services.cursors, now=datetime.now(timezone.utc), tool=spec.name)
+        try:
+            structured = jsonable(await spec.handler(ctx, arguments))
+        except InvalidCursor as exc:
+            result, status, detail = error_result(f"{exc}. Start again without a cursor."), "error", {"reason": "cursor"}
+        except ToolError as exc:
+            result, status, detail = error_result(str(exc)), "error", {"reason": str(exc)[:200]}
+        except Exception:
+            log.error("tool %s failed (request %s)", spec.name, request_id, exc_info=True)
+            result = error_result(f"{spec.name} failed because of an internal error (request id "
+                                  f"{request_id}). It changed nothing; it is safe to retry.")
+            status, detail = "error", {"reason": "internal"}
+        else:
+            result, status, detail = success_result(structured), "success", {}
+        self._audit(tenant, spec, actor, status, request_id, detail, (time.perf_counter() - started) * 1000)
+        return result
+
+    def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None) -> None:
+        self._services.audit.record(tenant.slug, audit_row(
+            actor=actor, action=spec.name, status=status, kind=spec.kind, detail=detail,
+            duration_ms=duration_ms, request_id=request_id))

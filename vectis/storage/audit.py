@@ -1,0 +1,34 @@
+"""The audit log: one row per tool call or credential event, in the tenant's database."""
+from __future__ import annotations
+
+import re
+
+from .core import Database
+
+
+class AuditRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    def _rows(self, slug: str):
+        return self._db.tenant(slug)["audit_log"]
+
+    async def insert(self, slug: str, rows: list[dict]) -> None:
+        if rows:
+            await self._rows(slug).insert_many(rows, ordered=False)
+
+    async def for_ticket(self, slug: str, ticket_id: str | None, uuid_prefix: str | None,
+                         limit: int) -> list[dict]:
+        clauses = []
+        if ticket_id:
+            clauses.append({"target.kind": "ticket", "target.id": ticket_id})
+        if uuid_prefix:
+            clauses.append({"target.kind": "ticket",
+                            "target.uuid": {"$regex": "^" + re.escape(uuid_prefix.lower())}})
+        if not clauses:
+            return []
+        return await self._rows(slug).find({"$or": clauses}).sort([("at", -1), ("_id", -1)]).limit(
+            limit).to_list()
+
+    async def recent(self, slug: str, limit: int = 100) -> list[dict]:
+        return await self._rows(slug).find({}).sort([("at", -1), ("_id", -1)]).limit(limit).to_list()

@@ -1,0 +1,1 @@
+"""MCP tools: one declarative registry; one module per domain declares its tools."""
