@@ -46,7 +46,8 @@ async def storage(mongo_uri, db_prefix):
 
 def make_config(tmp_path: Path, mongo_uri: str, db_prefix: str, **overrides) -> Config:
     values = {"mongo_uri": mongo_uri, "db_prefix": db_prefix, "data_dir": str(tmp_path / "data"),
-              "demo": "off", "port": 0, "tenant_cache_seconds": 0.2, **overrides}
+              "demo": "off", "port": 0, "tenant_cache_seconds": 0.2, "auth_cache_seconds": 0.5,
+              **overrides}
     return with_secrets(load_config(env={}, overrides=values))
 
 
@@ -86,3 +87,59 @@ async def live_server(tmp_path, mongo_uri, db_prefix, storage):
 async def http():
     async with client_session() as session:
         yield session
+
+
+@dataclass
+class SeededTenant:
+    slug: str
+    url: str                  # the MCP endpoint
+    token: str                # a PAT with every scope, owned by the tenant's admin operator
+    admin_email: str
+    server: LiveServer
+
+    async def issue(self, scopes, email: str | None = None) -> str:
+        return await issue_token(self.server.storage, self.server.config, self.slug,
+                                 email or self.admin_email, scopes)
+
+
+async def issue_token(storage: Storage, config: Config, slug: str, email: str, scopes) -> str:
+    from vectis.credentials.pats import display_prefix, generate_pat, hash_token
+    user = await storage.users.by_email(slug, email)
+    token = generate_pat()
+    await storage.pats.insert(slug, token_hash=hash_token(config.token_pepper, token),
+                              prefix=display_prefix(token), label="test", scopes=tuple(scopes),
+                              user_id=user["_id"], expires_at=None)
+    return token
+
+
+@pytest.fixture
+async def seeded(live_server) -> dict[str, SeededTenant]:
+    """Both demo tenants, generated at a small scale, each with an all-scopes admin token."""
+    from datetime import datetime, timezone
+
+    from vectis.demo.generator import demo_operators
+    from vectis.demo.seed import DEMO_TENANTS, seed_tenant
+    from vectis.scopes import ALL_SCOPES
+    now = datetime.now(timezone.utc)
+    tenants = {}
+    for slug, name in DEMO_TENANTS.items():
+        operators = demo_operators(slug)
+        await seed_tenant(live_server.storage, slug, name, passwords={o.email: "test-password-123" for o in operators},
+                          customers=12, tickets_per_customer=6, now=now)
+        admin = next(o for o in operators if o.role == "admin")
+        token = await issue_token(live_server.storage, live_server.config, slug, admin.email, ALL_SCOPES)
+        tenants[slug] = SeededTenant(slug=slug, url=live_server.url(slug, "/api/mcp"), token=token,
+                                     admin_email=admin.email, server=live_server)
+    return tenants
+
+
+@pytest.fixture
+async def acme(live_server) -> SeededTenant:
+    """A tenant with one admin operator and an all-scopes token, and no business data."""
+    from vectis.scopes import ALL_SCOPES
+    storage = live_server.storage
+    await storage.tenants.create("acme", "Acme IT")
+    await storage.users.create("acme", "admin@acme.example", "Ada Admin", "admin", "not-a-real-hash")
+    token = await issue_token(storage, live_server.config, "acme", "admin@acme.example", ALL_SCOPES)
+    return SeededTenant(slug="acme", url=live_server.url("acme", "/api/mcp"), token=token,
+                        admin_email="admin@acme.example", server=live_server)

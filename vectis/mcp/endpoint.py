@@ -3,7 +3,8 @@
 Order of checks, each answered before any more work is done: tenant (404) → method (405) →
 Origin (403) → declared body size (413) → bearer credential (401) → body read with a size cap →
 JSON (-32700) → era and its headers → dispatch. Authentication happens before the body is
-read, so an anonymous caller cannot make the server buffer anything.
+read, so an anonymous caller cannot make the server buffer anything: a refused request's body
+is read and discarded (up to DRAIN_BYTES, so the client can read the answer), never kept.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from .protocol import (
 
 log = logging.getLogger("vectis.mcp")
 MAX_BODY_BYTES = 1024 * 1024
+DRAIN_BYTES = 4 * MAX_BODY_BYTES  # beyond this a refused body is not read: answer and close
 ALLOW_METHODS = "POST, OPTIONS"
 CORS_ALLOW_HEADERS = ("Authorization, Content-Type, Accept, MCP-Protocol-Version, Mcp-Session-Id, "
                       "Mcp-Method, Mcp-Name, Last-Event-ID, X-Request-Id")
@@ -48,6 +50,7 @@ def origin_allowed(origin: str, tenant_origin: str, config) -> bool:
 @tornado.web.stream_request_body
 class McpHandler(TenantHandler):
     principal = None
+    _refusal: HttpFailure | None = None
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -58,7 +61,14 @@ class McpHandler(TenantHandler):
         try:
             await self._check_before_body()
         except HttpFailure as failure:
-            self._fail(failure)
+            declared = self.request.headers.get("Content-Length", "0")
+            if not declared.isdigit() or int(declared) > DRAIN_BYTES:
+                self._fail(failure)
+                self.request.connection.close()
+            else:
+                # Answered once the body has been read and discarded: closing on a client still
+                # writing its body would turn a clear 401/403/413 into a connection reset.
+                self._refusal = failure
 
     async def _check_before_body(self) -> None:
         origin = self.request.headers.get("Origin")
@@ -71,9 +81,8 @@ class McpHandler(TenantHandler):
             return
         declared = self.request.headers.get("Content-Length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
-            raise HttpFailure(413, {"error": "request_too_large",
-                                    "error_description": f"request bodies are limited to {MAX_BODY_BYTES} bytes"})
-        self.request.connection.set_max_body_size(MAX_BODY_BYTES * 2)
+            raise _too_large()
+        self.request.connection.set_max_body_size(DRAIN_BYTES)
         self.principal = await self._authenticate()
 
     async def _authenticate(self):
@@ -114,15 +123,20 @@ class McpHandler(TenantHandler):
         if self._finished:
             return
         self._size += len(chunk)
-        if self._size > MAX_BODY_BYTES:
-            self._chunks = []
-            self._fail(HttpFailure(413, {"error": "request_too_large",
-                                         "error_description": f"request bodies are limited to {MAX_BODY_BYTES} bytes"}))
+        if self._size > DRAIN_BYTES:
+            self._fail(self._refusal or _too_large())
             self.request.connection.close()
-            return
-        self._chunks.append(chunk)
+        elif self._refusal is None and self._size > MAX_BODY_BYTES:
+            self._refusal = _too_large()
+        if self._refusal is not None:
+            self._chunks = []
+        else:
+            self._chunks.append(chunk)
 
     def options(self) -> None:
+        if self._refusal is not None:
+            self._fail(self._refusal)
+            return
         self.set_header("Access-Control-Allow-Methods", ALLOW_METHODS)
         self.set_header("Access-Control-Allow-Headers", CORS_ALLOW_HEADERS)
         self.set_header("Access-Control-Max-Age", "600")
@@ -130,6 +144,9 @@ class McpHandler(TenantHandler):
         self.finish()
 
     def _method_not_allowed(self) -> None:
+        if self._refusal is not None:
+            self._fail(self._refusal)
+            return
         self.set_header("Allow", ALLOW_METHODS)
         self.write_json({"error": "method_not_allowed",
                          "error_description": "this endpoint is stateless: POST JSON-RPC messages; "
@@ -149,6 +166,9 @@ class McpHandler(TenantHandler):
 
     async def post(self) -> None:
         if self._finished:
+            return
+        if self._refusal is not None:
+            self._fail(self._refusal)
             return
         raw = b"".join(self._chunks)
         self._chunks = []
@@ -240,6 +260,11 @@ class McpHandler(TenantHandler):
             err = RpcError(INTERNAL_ERROR, f"internal error (request id {self.request_id}); safe to retry")
             return err.http_status(modern), err.body(message["id"]), {}
         return 200, {"jsonrpc": "2.0", "id": message["id"], "result": result}, {}
+
+
+def _too_large() -> HttpFailure:
+    return HttpFailure(413, {"error": "request_too_large",
+                             "error_description": f"request bodies are limited to {MAX_BODY_BYTES} bytes"})
 
 
 def _accepts_json(accept: str) -> bool:

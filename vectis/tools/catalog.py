@@ -1,10 +1,10 @@
 """Every tool module, in the order tools are listed; the one place a new module is added."""
 from __future__ import annotations
 
-from . import customers
+from . import alerts, assets, audit_tools, customers, finance, notes, rules, search_tools, snapshot, tickets
 from .registry import ToolRegistry
 
-TOOL_MODULES = (customers,)
+TOOL_MODULES = (customers, tickets, search_tools, alerts, assets, finance, notes, rules, snapshot, audit_tools)
 
 
 def build_registry() -> ToolRegistry:

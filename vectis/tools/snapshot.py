@@ -1,0 +1,2 @@
+"""Placeholder: filled by the read-tools change."""
+TOOLS: list = []
