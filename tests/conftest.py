@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -115,12 +116,12 @@ async def issue_token(storage: Storage, config: Config, slug: str, email: str, s
 @pytest.fixture
 async def seeded(live_server) -> dict[str, SeededTenant]:
     """Both demo tenants, generated at a small scale, each with an all-scopes admin token."""
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from vectis.demo.generator import demo_operators
     from vectis.demo.seed import DEMO_TENANTS, seed_tenant
     from vectis.scopes import ALL_SCOPES
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     tenants = {}
     for slug, name in DEMO_TENANTS.items():
         operators = demo_operators(slug)

@@ -4,8 +4,8 @@ import re
 
 import pytest
 
-from vectis.credentials.pats import PAT_RE, hash_token
 from vectis.credentials.passwords import verify_password
+from vectis.credentials.pats import PAT_RE, hash_token
 
 from .support.processes import ServerProcess, clean_env, run_cli
 

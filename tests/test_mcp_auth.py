@@ -1,6 +1,6 @@
 """Who may call /api/mcp: bearer PATs, scopes, revocation, tenants, rate limits."""
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -137,7 +137,7 @@ async def test_revocation_elsewhere_takes_effect_within_the_cache_bound(acme, ht
 async def test_disabled_user_and_expired_token_stop_working(acme, http, live_server):
     storage = live_server.storage
     pats = storage.db.tenant("acme")["pats"]
-    await pats.update_one({}, {"$set": {"expires_at": datetime.now(timezone.utc) + timedelta(seconds=1)}})
+    await pats.update_one({}, {"$set": {"expires_at": datetime.now(UTC) + timedelta(seconds=1)}})
     live_server.services.authenticator.forget("acme")
     assert (await rpc(http, acme.url, acme.token, "ping"))[0] == 200
     await asyncio.sleep(1.1)

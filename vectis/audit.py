@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .ids import new_id
 from .storage import Storage
@@ -19,7 +19,7 @@ def audit_row(*, actor: dict, action: str, status: str, kind: str, target: dict 
               detail: dict | None = None, duration_ms: float | None = None,
               request_id: str | None = None) -> dict:
     return {
-        "_id": new_id("aud"), "at": datetime.now(timezone.utc), "actor": actor, "action": action,
+        "_id": new_id("aud"), "at": datetime.now(UTC), "actor": actor, "action": action,
         "kind": kind, "status": status, "target": target, "detail": detail or {},
         "duration_ms": None if duration_ms is None else round(duration_ms, 2),
         "request_id": request_id,
@@ -57,7 +57,7 @@ class AuditLog:
         while True:
             try:
                 await asyncio.wait_for(self._wake.wait(), FLUSH_SECONDS)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wake.clear()
             await self.flush()

@@ -12,9 +12,10 @@ import os
 import re
 import secrets
 import tomllib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "VECTIS_"

@@ -12,7 +12,7 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .storage import Storage
 
@@ -83,7 +83,7 @@ class RateLimiter:
         async with lock:
             if bucket.local == 0 and not bucket.exhausted:
                 chunk = chunk_size(limit)
-                expires = datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, timezone.utc)
+                expires = datetime.fromtimestamp((window + 2) * WINDOW_SECONDS, UTC)
                 total = await self._storage.counters.add(tenant, f"{key}:{window}", chunk, expires)
                 granted = max(0, min(chunk, limit - (total - chunk)))
                 bucket.local += granted

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from cachetools import TTLCache
 
@@ -105,7 +105,7 @@ class BearerAuthenticator:
     async def _write_last_used(self, principal: Principal) -> None:
         try:
             await self._storage.pats.touch(principal.tenant, principal.credential_id,
-                                           datetime.now(timezone.utc))
+                                           datetime.now(UTC))
         except Exception:  # a missed last-used stamp must never fail or slow a call
             log.warning("could not record last use of %s", principal.credential_id, exc_info=True)
 

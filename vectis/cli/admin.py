@@ -10,13 +10,13 @@ import asyncio
 import contextlib
 import json
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import PyMongoError
 
 from ..config import Config, ConfigError
 from ..credentials.passwords import PasswordPolicyError, hash_password
 from ..credentials.pats import display_prefix, generate_pat, hash_token
-from pymongo.errors import PyMongoError
-
 from ..embedded_db import EmbeddedDatabase, EmbeddedDatabaseError, running_instance
 from ..scopes import ROLES, ScopeError, effective_scopes, parse_scopes
 from ..storage import DomainTaken, InvalidSlug, Storage, TenantExists, UserExists, make_client
@@ -103,7 +103,7 @@ async def issue_token(storage: Storage, config: Config, args) -> str:
     if args.expires_days is not None:
         if not 1 <= args.expires_days <= 3650:
             raise AdminError("--expires-days must be between 1 and 3650")
-        expires_at = datetime.now(timezone.utc) + timedelta(days=args.expires_days)
+        expires_at = datetime.now(UTC) + timedelta(days=args.expires_days)
     token = generate_pat()
     await storage.pats.insert(args.slug, token_hash=hash_token(config.token_pepper, token),
                               prefix=display_prefix(token), label=args.label.strip(), scopes=scopes,

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"vectis: {exc}", file=sys.stderr)
         return 2
-    from ..logs import setup_logging
     from ..embedded_db import EmbeddedDatabaseError
+    from ..logs import setup_logging
     from ..runtime import ListenError, serve
     setup_logging(config.log_level)
     try:

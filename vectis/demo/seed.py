@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..config import Config
@@ -48,7 +48,7 @@ async def seed_tenant(storage: Storage, slug: str, name: str, *, passwords: dict
                       now: datetime | None = None) -> dict[str, int]:
     """Create the tenant and load generated data; returns documents inserted per collection."""
     await storage.tenants.ensure(slug, name)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     inserted: dict[str, int] = {}
     for collection, batch in generate_tenant(slug, customers=customers,
                                              tickets_per_customer=tickets_per_customer, now=now):
@@ -71,5 +71,5 @@ async def seed_demo(storage: Storage, config: Config) -> dict[str, dict[str, str
         if await storage.bulk.get_meta(marker):
             continue
         await seed_tenant(storage, slug, name, passwords=passwords[slug])
-        await storage.bulk.set_meta(marker, {"at": datetime.now(timezone.utc)})
+        await storage.bulk.set_meta(marker, {"at": datetime.now(UTC)})
     return {slug: passwords[slug] for slug in DEMO_TENANTS}

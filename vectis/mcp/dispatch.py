@@ -6,8 +6,14 @@ from typing import Any
 
 from ..auth.principal import Principal
 from .protocol import (
-    HANDSHAKE_VERSIONS, INSTRUCTIONS, INVALID_PARAMS, META_SERVER_INFO, METHOD_NOT_FOUND,
-    SERVER_INFO, SUPPORTED_VERSIONS, RpcError,
+    HANDSHAKE_VERSIONS,
+    INSTRUCTIONS,
+    INVALID_PARAMS,
+    META_SERVER_INFO,
+    METHOD_NOT_FOUND,
+    SERVER_INFO,
+    SUPPORTED_VERSIONS,
+    RpcError,
 )
 from .toolcall import ToolCaller
 

@@ -21,7 +21,12 @@ from ..web.base import TenantHandler, json_bytes
 from .dispatch import RequestContext
 from .eras import check_modern, check_request_shape, is_modern, legacy_version
 from .protocol import (
-    INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RATE_LIMITED, HttpFailure, RpcError,
+    INTERNAL_ERROR,
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    RATE_LIMITED,
+    HttpFailure,
+    RpcError,
 )
 
 log = logging.getLogger("vectis.mcp")

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .protocol import (
-    ALL_HANDSHAKE_HEADERS, DEFAULT_LEGACY_VERSION, HANDSHAKE_VERSIONS, HEADER_MISMATCH,
-    INVALID_PARAMS, INVALID_REQUEST, META_CLIENT_CAPS, META_VERSION, MODERN_VERSION,
-    SUPPORTED_VERSIONS, UNSUPPORTED_VERSION, HttpFailure, RpcError,
+    ALL_HANDSHAKE_HEADERS,
+    DEFAULT_LEGACY_VERSION,
+    HANDSHAKE_VERSIONS,
+    HEADER_MISMATCH,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    META_CLIENT_CAPS,
+    META_VERSION,
+    MODERN_VERSION,
+    SUPPORTED_VERSIONS,
+    UNSUPPORTED_VERSION,
+    HttpFailure,
+    RpcError,
 )
 
 NAME_METHODS = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}

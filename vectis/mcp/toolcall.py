@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ..audit import audit_row
@@ -23,8 +23,8 @@ def jsonable(value: Any) -> Any:
     """Tool output as plain JSON: datetimes as ISO 8601 UTC with a Z."""
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, dict):
@@ -87,7 +87,7 @@ class ToolCaller:
                                 f". See the inputSchema of {spec.name} in tools/list.")
         started = time.perf_counter()
         ctx = ToolContext(tenant=tenant, principal=principal, storage=self._services.storage,
-                          cursors=self._services.cursors, now=datetime.now(timezone.utc), tool=spec.name)
+                          cursors=self._services.cursors, now=datetime.now(UTC), tool=spec.name)
         try:
             structured = jsonable(await spec.handler(ctx, arguments))
         except InvalidCursor as exc:

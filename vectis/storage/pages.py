@@ -10,7 +10,7 @@ def keyset_filter(sort: list[tuple[str, int]], after: list[Any]) -> dict:
     """Documents strictly after `after` in `sort` order (the last sort field must be unique)."""
     branches = []
     for i, (field, direction) in enumerate(sort):
-        branch = {f: v for (f, _), v in zip(sort[:i], after[:i])}
+        branch = {f: v for (f, _), v in zip(sort[:i], after[:i], strict=True)}
         branch[field] = {"$gt" if direction == 1 else "$lt": after[i]}
         branches.append(branch)
     return {"$or": branches}

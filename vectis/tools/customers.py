@@ -3,7 +3,18 @@ from __future__ import annotations
 
 from .registry import ToolContext, ToolError, ToolSpec
 from .schema import (
-    INT, NUM, STR, TIME, cursor, limit, nullable, obj, object_id, out_obj, page_of, string,
+    INT,
+    NUM,
+    STR,
+    TIME,
+    cursor,
+    limit,
+    nullable,
+    obj,
+    object_id,
+    out_obj,
+    page_of,
+    string,
 )
 
 CUSTOMER_STATUSES = ("active", "onboarding", "churned", "prospect")

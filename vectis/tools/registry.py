@@ -2,9 +2,10 @@
 (the tools/list entry, the scope check, argument validation, annotations)."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
