@@ -3,13 +3,20 @@ from __future__ import annotations
 
 from pymongo import AsyncMongoClient
 
+from .alerts import AlertRepository
+from .assets import AssetRepository
 from .audit import AuditRepository
 from .bulk import BulkRepository
 from .core import Database, InvalidSlug, check_slug, make_client
 from .counters import CounterRepository
 from .customers import CustomerRepository
+from .finance import FinanceRepository
+from .notes import NoteRepository
 from .pats import PatRepository
+from .rules import RuleRepository
+from .search import SearchRepository
 from .tenants import DomainTaken, TenantExists, TenantRepository
+from .tickets import TicketRepository
 from .users import UserExists, UserRepository, normalize_email
 
 __all__ = [
@@ -28,6 +35,13 @@ class Storage:
         self.counters = CounterRepository(self.db)
         self.audit = AuditRepository(self.db)
         self.customers = CustomerRepository(self.db)
+        self.tickets = TicketRepository(self.db)
+        self.alerts = AlertRepository(self.db)
+        self.assets = AssetRepository(self.db)
+        self.finance = FinanceRepository(self.db)
+        self.notes = NoteRepository(self.db)
+        self.rules = RuleRepository(self.db)
+        self.search = SearchRepository(self.db)
 
     async def ping(self) -> None:
         await self.db.ping()

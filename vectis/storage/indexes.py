@@ -1,7 +1,9 @@
 """Every index Vectis needs, declared once. Creation is idempotent (same spec, same name)."""
 from __future__ import annotations
 
-from pymongo import ASCENDING as ASC, DESCENDING as DESC, IndexModel
+from pymongo import ASCENDING as ASC
+from pymongo import DESCENDING as DESC
+from pymongo import IndexModel
 
 CONTROL_INDEXES: dict[str, list[IndexModel]] = {
     "tenants": [
@@ -9,6 +11,11 @@ CONTROL_INDEXES: dict[str, list[IndexModel]] = {
                    partialFilterExpression={"custom_domain": {"$type": "string"}}),
     ],
 }
+
+
+def _search_terms() -> IndexModel:
+    # Multikey over each document's trigrams (vectis.search): search finds candidates without a scan.
+    return IndexModel([("search_tg", ASC)], name="search_tg")
 
 
 def _refs() -> IndexModel:
@@ -27,6 +34,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("name", ASC)], name="name"),
         IndexModel([("status", ASC), ("name", ASC)], name="status_name"),
         _refs(),
+        _search_terms(),
     ],
     "contacts": [IndexModel([("customer_id", ASC)], name="customer"), _refs()],
     "tickets": [
@@ -36,17 +44,23 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("customer_id", ASC), ("status", ASC), ("updated_at", DESC)], name="customer_status"),
         IndexModel([("assignee.email", ASC), ("status", ASC)], name="assignee_status"),
         _refs(),
+        _search_terms(),
     ],
     "ticket_messages": [IndexModel([("ticket_id", ASC), ("created_at", DESC)], name="ticket_thread")],
     "alerts": [
         IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
         IndexModel([("customer_id", ASC), ("status", ASC), ("created_at", DESC)], name="customer_status"),
+        IndexModel([("incident_id", ASC)], name="incident",
+                   partialFilterExpression={"incident_id": {"$type": "string"}}),
         _refs(),
+        _search_terms(),
     ],
     "assets": [
         IndexModel([("customer_id", ASC), ("name", ASC)], name="customer_name"),
+        IndexModel([("name", ASC), ("_id", ASC)], name="name"),
         IndexModel([("hardware.serial_number", ASC)], name="serial"),
         _refs(),
+        _search_terms(),
     ],
     "contracts": [
         IndexModel([("customer_id", ASC)], name="customer"),
@@ -61,9 +75,20 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
     "invoices": [
         IndexModel([("customer_id", ASC), ("issued_at", DESC)], name="customer_issued"),
         IndexModel([("status", ASC), ("issued_at", DESC)], name="status_issued"),
+        IndexModel([("issued_at", DESC), ("_id", DESC)], name="issued"),
         _refs(),
     ],
-    "notes": [IndexModel([("customer_id", ASC), ("created_at", DESC)], name="customer_created")],
+    "notes": [
+        IndexModel([("customer_id", ASC), ("created_at", DESC)], name="customer_created"),
+        IndexModel([("created_at", DESC), ("_id", DESC)], name="created"),
+        _search_terms(),
+    ],
+    "rules": [IndexModel([("name", ASC), ("_id", ASC)], name="name")],
+    "rule_executions": [
+        IndexModel([("created_at", DESC), ("_id", DESC)], name="created"),
+        IndexModel([("rule_id", ASC), ("created_at", DESC)], name="rule_created"),
+        IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
+    ],
     "ratelimits": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
     "audit_log": [
         IndexModel([("at", DESC)], name="at"),

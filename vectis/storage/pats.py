@@ -1,7 +1,7 @@
 """Personal access tokens, stored only as keyed hashes."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from ..ids import new_id
 from .core import Database
@@ -18,7 +18,7 @@ class PatRepository:
                      scopes: tuple[str, ...], user_id: str, expires_at: datetime | None) -> dict:
         doc = {
             "_id": new_id("pat"), "token_hash": token_hash, "prefix": prefix, "label": label,
-            "scopes": list(scopes), "user_id": user_id, "created_at": datetime.now(timezone.utc),
+            "scopes": list(scopes), "user_id": user_id, "created_at": datetime.now(UTC),
             "last_used_at": None, "expires_at": expires_at, "revoked_at": None,
             "elevated_until": None,
         }
@@ -44,7 +44,7 @@ class PatRepository:
         if ids:
             await self._pats(slug).update_many(
                 {"_id": {"$in": ids}, "revoked_at": None},
-                {"$set": {"revoked_at": datetime.now(timezone.utc)}})
+                {"$set": {"revoked_at": datetime.now(UTC)}})
         return ids
 
     async def touch(self, slug: str, pat_id: str, when: datetime) -> None:

@@ -1,7 +1,7 @@
 """The control database's tenant registry."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
@@ -29,7 +29,7 @@ class TenantRepository:
         doc = {
             "_id": slug, "name": name, "status": "active",
             "custom_domain": custom_domain.lower() if custom_domain else None,
-            "settings": {}, "created_at": datetime.now(timezone.utc),
+            "settings": {}, "created_at": datetime.now(UTC),
         }
         # Indexes first: a tenant is only visible once its database can serve queries correctly.
         await self._db.ensure_tenant_indexes(slug)
@@ -47,7 +47,7 @@ class TenantRepository:
         result = await self._tenants.update_one(
             {"_id": slug},
             {"$setOnInsert": {"name": name, "status": "active", "custom_domain": None,
-                              "settings": {}, "created_at": datetime.now(timezone.utc)}},
+                              "settings": {}, "created_at": datetime.now(UTC)}},
             upsert=True,
         )
         return result.upserted_id is not None

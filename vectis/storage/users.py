@@ -1,7 +1,7 @@
 """Operators of a tenant."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
@@ -32,7 +32,7 @@ class UserRepository:
     async def create(self, slug: str, email: str, name: str, role: str, password_hash: str) -> dict:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         doc = {
             "_id": new_id("usr"), "email": normalize_email(email), "name": name, "role": role,
             "password_hash": password_hash, "disabled": False, "mfa": None,

@@ -1,6 +1,7 @@
 """Customer tools: list_customers, get_customer."""
 from __future__ import annotations
 
+from .common import given, paginate, source_view
 from .registry import ToolContext, ToolError, ToolSpec
 from .schema import (
     INT,
@@ -44,12 +45,6 @@ def _health(health: dict) -> dict:
             "factors": health.get("factors", []), "updated_at": health.get("updated_at")}
 
 
-def source_view(doc: dict) -> dict:
-    return {"id": doc["_id"], "vendor": doc["vendor"], "kind": doc["kind"], "name": doc.get("name", ""),
-            "status": doc.get("status", ""), "last_sync_at": doc.get("last_sync_at"),
-            "last_sync_error": doc.get("last_sync_error")}
-
-
 def contact_view(doc: dict | None) -> dict | None:
     if doc is None:
         return None
@@ -66,15 +61,12 @@ async def require_customer(ctx: ToolContext, customer_id: str) -> dict:
 
 
 async def list_customers(ctx: ToolContext, args: dict) -> dict:
-    filters = {k: args[k] for k in ("name", "status") if k in args}
-    scope = ctx.cursors.scope(ctx.tool, filters)
-    after = ctx.cursors.decode(ctx.tenant.slug, scope, args["cursor"]) if "cursor" in args else None
-    docs, last = await ctx.storage.customers.page(
-        ctx.tenant.slug, name=args.get("name"), status=args.get("status"),
-        limit=args.get("limit", 50), after=after)
-    items = [customer_summary(d) for d in docs]
-    next_cursor = ctx.cursors.encode(ctx.tenant.slug, scope, last) if last else None
-    return {"items": items, "next_cursor": next_cursor, "count": len(items)}
+    filters = given(args, "name", "status")
+
+    async def fetch(limit, after):
+        return await ctx.storage.customers.page(ctx.tenant.slug, name=args.get("name"),
+                                                status=args.get("status"), limit=limit, after=after)
+    return await paginate(ctx, args, filters, fetch, customer_summary)
 
 
 async def get_customer(ctx: ToolContext, args: dict) -> dict:

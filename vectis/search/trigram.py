@@ -1,0 +1,117 @@
+"""Trigram similarity with pg_trgm's rules, as pure functions.
+
+pg_trgm lower-cases the text, splits it into words of alphanumeric characters, pads each word
+with two spaces in front and one behind, and takes every three-character window; similarity is
+the number of shared trigrams over the number of distinct trigrams in either string.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+DEFAULT_THRESHOLD = 0.3
+
+# Everything that is not a letter or a digit separates words ("_" included, as in pg_trgm).
+_SEPARATORS = re.compile(r"[\W_]+")
+
+
+def words(text: str) -> list[str]:
+    """The lower-cased alphanumeric words of text, in order."""
+    return [w for w in _SEPARATORS.split(text.lower()) if w]
+
+
+def _word_trigrams(word: str) -> set[str]:
+    padded = f"  {word} "
+    return {padded[i:i + 3] for i in range(len(padded) - 2)}
+
+
+def trigrams(text: str) -> frozenset[str]:
+    """pg_trgm's show_trgm(text) as a set: "cat" -> {"  c", " ca", "cat", "at "}."""
+    result: set[str] = set()
+    for word in words(text):
+        result |= _word_trigrams(word)
+    return frozenset(result)
+
+
+def trigram_similarity(a: frozenset[str], b: frozenset[str]) -> float:
+    """|a ∩ b| / |a ∪ b|; 0 when either set is empty (pg_trgm returns 0 then too)."""
+    if not a or not b:
+        return 0.0
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
+
+
+def similarity(a: str, b: str) -> float:
+    """pg_trgm's similarity(a, b)."""
+    return trigram_similarity(trigrams(a), trigrams(b))
+
+
+def score(query: str, texts: Iterable[str]) -> float:
+    """How well query matches a document whose searchable field values are texts.
+
+    The result is the best pg_trgm similarity between the query and any candidate string, where
+    the candidates are each whole field value and each single word of each field value. The
+    similarity formula is pg_trgm's; only what it is applied to differs. Whole-string similarity
+    punishes every trigram of a long text that the query lacks, so a short query such as "vpn"
+    scores about 0.1 against "VPN disconnects every 10 minutes" and would never pass the 0.3
+    threshold; comparing it with the word "VPN" as well gives 1.0. Comparing with the whole field
+    keeps multi-word queries and exact values (a ticket number, an e-mail address) at full score.
+    """
+    return best_similarity(trigrams(query), texts)
+
+
+def best_similarity(query_trigrams: frozenset[str], texts: Iterable[str]) -> float:
+    """score() for a query already split into trigrams."""
+    if not query_trigrams:
+        return 0.0
+    best = 0.0
+    for text in texts:
+        field_trigrams = trigrams(text)
+        if not field_trigrams & query_trigrams:
+            continue
+        best = max(best, trigram_similarity(query_trigrams, field_trigrams))
+        for word in set(words(text)):
+            best = max(best, trigram_similarity(query_trigrams, frozenset(_word_trigrams(word))))
+    return best
+
+
+def min_shared(query_trigram_count: int, threshold: float) -> int:
+    """The fewest trigrams a candidate must share with the query to reach threshold.
+
+    With q query trigrams, w candidate trigrams and s shared (s <= w), similarity is
+    s / (q + w - s) <= s / (q + s - s) = s / q, so reaching t needs s >= t * q; the bound is tight
+    (a candidate whose trigrams are all in the query has similarity exactly s / q). It holds for
+    a document's trigrams as a whole too, since they include every candidate's. The smallest such
+    s is searched with the same float division the score uses, so rounding can never prune a
+    candidate the score would accept. Never less than 1: sharing nothing is never a match.
+    """
+    if not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be between 0 and 1, not {threshold!r}")
+    if query_trigram_count <= 0:
+        return 1
+    for shared in range(1, query_trigram_count + 1):
+        if shared / query_trigram_count >= threshold:
+            return shared
+    return query_trigram_count  # unreachable: q / q == 1 >= any threshold <= 1
+
+
+def rarest_first(query_trigrams: Iterable[str], frequencies: Mapping[str, int] | None = None) -> list[str]:
+    """The query trigrams, those in the fewest documents first.
+
+    frequencies are document counts, exact or estimated (a trigram absent from them counts as
+    rare); without them, word-boundary trigrams ("  p", "s ") go last, as they recur in countless
+    words. The order only changes how much is read, never what is found.
+    """
+    frequencies = frequencies or {}
+    return sorted(query_trigrams, key=lambda t: (frequencies.get(t, 0), " " in t, t))
+
+
+def probe_trigrams(query_trigrams: Iterable[str], needed: int,
+                   frequencies: Mapping[str, int] | None = None) -> list[str]:
+    """Query trigrams enough to find, by index, every text sharing at least needed of them.
+
+    A text sharing `needed` of the q query trigrams misses at most q - needed of them, so it holds
+    at least one of any q - needed + 1; the rarest are taken.
+    """
+    ordered = rarest_first(query_trigrams, frequencies)
+    return ordered[:max(len(ordered) - needed + 1, 1)]

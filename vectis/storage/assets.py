@@ -1,0 +1,60 @@
+"""Assets (devices) and the backup jobs that protect them."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from .core import Database
+from .pages import find_page
+
+ASSET_SORT = [("name", 1), ("_id", 1)]
+ASSET_SUMMARY_PROJECTION = {"search_tg": 0, "refs": 0, "hardware": 0, "lifecycle": 0}
+FAILING_BACKUP_STATUSES = ("failed", "warning")
+BACKUP_SORT = [("last_run_at", -1), ("_id", -1)]  # most recent run first
+
+
+def failing_backup_query(*, since: datetime, customer_id: str | None = None,
+                         status: str | None = None) -> dict:
+    """Jobs whose last run, at or after `since`, failed or ended with a warning."""
+    if status is not None and status not in FAILING_BACKUP_STATUSES:
+        raise ValueError(f"{status!r} is not a failing backup status")
+    query: dict = {"last_status": status or {"$in": list(FAILING_BACKUP_STATUSES)},
+                   "last_run_at": {"$gte": since}}
+    if customer_id:
+        query["customer_id"] = customer_id
+    return query
+
+
+class AssetRepository:
+    def __init__(self, db: Database):
+        self._db = db
+
+    def _assets(self, slug: str):
+        return self._db.tenant(slug)["assets"]
+
+    def _backups(self, slug: str):
+        return self._db.tenant(slug)["backup_jobs"]
+
+    async def page(self, slug: str, *, customer_id: str | None = None, kind: str | None = None,
+                   status: str | None = None, limit: int,
+                   after: list | None) -> tuple[list[dict], list | None]:
+        query = {k: v for k, v in (("customer_id", customer_id), ("kind", kind), ("status", status)) if v}
+        return await find_page(self._assets(slug), query, ASSET_SORT, limit, after, ASSET_SUMMARY_PROJECTION)
+
+    async def get(self, slug: str, asset_id: str) -> dict | None:
+        return await self._assets(slug).find_one({"_id": asset_id}, {"search_tg": 0})
+
+    async def failing_backups_page(self, slug: str, *, since: datetime, customer_id: str | None = None,
+                                   status: str | None = None, limit: int,
+                                   after: list | None) -> tuple[list[dict], list | None]:
+        query = failing_backup_query(since=since, customer_id=customer_id, status=status)
+        return await find_page(self._backups(slug), query, BACKUP_SORT, limit, after, {"refs": 0})
+
+    async def failing_backup_count(self, slug: str, *, since: datetime, customer_id: str) -> int:
+        return await self._backups(slug).count_documents(
+            failing_backup_query(since=since, customer_id=customer_id))
+
+    async def source_ids(self, slug: str, customer_id: str) -> list[str]:
+        """Sources that report this customer's devices or backup jobs."""
+        ids = set(await self._assets(slug).distinct("source_id", {"customer_id": customer_id}))
+        ids |= set(await self._backups(slug).distinct("source_id", {"customer_id": customer_id}))
+        return sorted(i for i in ids if i)
