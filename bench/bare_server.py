@@ -9,7 +9,7 @@ import argparse
 import asyncio
 import json
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import tornado.web
@@ -33,7 +33,7 @@ class BareToolHandler(tornado.web.RequestHandler):
     async def post(self):
         arguments = json.loads(self.request.body or b"{}")
         ctx = ToolContext(tenant=self.tenant, principal=self.principal, storage=self.storage,
-                          cursors=self.cursors, now=datetime.now(timezone.utc), tool=self.spec.name)
+                          cursors=self.cursors, now=datetime.now(UTC), tool=self.spec.name)
         result = jsonable(await self.spec.handler(ctx, arguments))
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(result, separators=(",", ":")))

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -67,7 +67,7 @@ async def prepare(uri: str, prefix: str, customers: int, pepper: str) -> str:
     await storage.db.ensure_control_indexes()
     operators = demo_operators(SLUG)
     await seed_tenant(storage, SLUG, "Bench", passwords={o.email: "bench-password-1" for o in operators},
-                      customers=customers, tickets_per_customer=20, now=datetime.now(timezone.utc))
+                      customers=customers, tickets_per_customer=20, now=datetime.now(UTC))
     # No rate limit may interfere with a throughput measurement.
     await storage.db.control["tenants"].update_one({"_id": SLUG}, {"$set": {"settings.rate_limits": {
         "credential_read": 10**9, "tenant_read": 10**9}}})

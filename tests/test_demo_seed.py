@@ -2,7 +2,7 @@
 import hashlib
 import json
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from bson import json_util
@@ -36,7 +36,7 @@ async def test_seeding_twice_changes_nothing(storage, tmp_path, mongo_uri, db_pr
     # inserts nothing and changes nothing.
     passwords = demo_passwords(config.data_dir)
     inserted = await seed_tenant(storage, "acme", "Acme", passwords=passwords["acme"],
-                                 now=datetime.now(timezone.utc) + timedelta(days=3))
+                                 now=datetime.now(UTC) + timedelta(days=3))
     assert sum(inserted.values()) == 0
     assert {slug: await fingerprint(storage, slug) for slug in DEMO_TENANTS} == before
 

@@ -15,7 +15,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 
 class LocalhostBackend(httpcore2.AnyIOBackend):
-    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    async def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):  # noqa: ASYNC109 - httpcore signature
         if host == "localhost" or host.endswith(".localhost"):
             host = "127.0.0.1"
         return await super().connect_tcp(host, port, timeout=timeout, local_address=local_address,
