@@ -126,3 +126,15 @@ def test_cli_uses_the_embedded_database_of_a_running_server(tmp_path):
     assert listed.returncode == 0, listed.stderr
     assert [t["slug"] for t in json.loads(listed.stdout)] == ["acme"]
     assert not (data / "embedded-db.json").exists()
+
+
+async def test_per_tenant_rate_limits(cli, storage):
+    cli("create-tenant", "acme", "--name", "Acme IT")
+    result = cli("set-rate-limits", "acme", "--credential-read", "100", "--tenant-write", "5")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"credential_read": 100, "credential_write": 60,
+                                         "tenant_read": 6000, "tenant_write": 5}
+    assert (await storage.tenants.get("acme"))["settings"]["rate_limits"] == {"credential_read": 100, "tenant_write": 5}
+    assert cli("set-rate-limits", "acme", "--credential-read", "-1").returncode == 1
+    reset = cli("set-rate-limits", "acme", "--reset")
+    assert json.loads(reset.stdout)["credential_read"] == 600

@@ -136,6 +136,16 @@ async def list_tenants(storage: Storage, config: Config, args) -> str:
     return "\n".join(rows) if rows else "(no tenants)"
 
 
+async def set_rate_limits(storage: Storage, config: Config, args) -> str:
+    from ..ratelimit import DEFAULT_LIMITS, limits_for
+    await _tenant_or_fail(storage, args.slug)
+    limits = {name: getattr(args, name) for name in DEFAULT_LIMITS if getattr(args, name) is not None}
+    if any(v < 0 or v > 10**9 for v in limits.values()):
+        raise AdminError("limits are calls per minute, 0 to 1000000000")
+    tenant = await storage.tenants.set_rate_limits(args.slug, limits, reset=args.reset)
+    return json.dumps(limits_for(tenant.get("settings") or {}))
+
+
 async def seed_data(storage: Storage, config: Config, args) -> str:
     from ..demo.seed import DEMO_TENANTS, demo_passwords, seed_tenant
     passwords = demo_passwords(config.data_dir).get(args.slug, {})
@@ -184,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("list-tenants", help="list tenants")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=list_tenants)
+
+    p = sub.add_parser("set-rate-limits", help="per-tenant rate limits (calls per minute); prints the result")
+    p.add_argument("slug")
+    for name in ("credential_read", "credential_write", "tenant_read", "tenant_write"):
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, metavar="N")
+    p.add_argument("--reset", action="store_true", help="back to the defaults")
+    p.set_defaults(run=set_rate_limits)
 
     p = sub.add_parser("seed-data", help="load generated MSP data into a tenant (demo, benchmarks)")
     p.add_argument("slug")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from .core import Database, check_slug
@@ -66,3 +67,12 @@ class TenantRepository:
             raise ValueError("status must be active or disabled")
         result = await self._tenants.update_one({"_id": slug}, {"$set": {"status": status}})
         return result.matched_count == 1
+
+    async def set_rate_limits(self, slug: str, limits: dict[str, int], reset: bool = False) -> dict | None:
+        """Override some of the tenant's rate limits (calls per minute); reset drops every override."""
+        update: dict = {"$unset": {"settings.rate_limits": ""}} if reset else {
+            "$set": {f"settings.rate_limits.{k}": v for k, v in limits.items()}}
+        if not reset and not limits:
+            return await self.get(slug)
+        return await self._tenants.find_one_and_update({"_id": slug}, update, return_document=ReturnDocument.AFTER)
+
