@@ -224,3 +224,20 @@ async def test_rate_limits_are_per_tenant(acme, http, live_server):
     nw_url = live_server.url("northwind", "/api/mcp")
     for _ in range(3):
         assert (await call_tool(http, nw_url, nw_token, "list_customers"))["isError"] is False
+
+
+async def test_read_calls_are_audited_in_batches(acme, http, live_server):
+    await live_server.services.audit.stop()   # no timed flush during the test: we flush by hand
+    await call_tool(http, acme.url, acme.token, "list_customers", {"limit": 3})
+    await call_tool(http, acme.url, acme.token, "list_customers", {"nope": 1})
+    rows = live_server.storage.db.tenant("acme")["audit_log"]
+    assert await rows.count_documents({}) == 0      # buffered, not written on the request path
+    await live_server.services.audit.flush()
+    found = await rows.find({}).sort("at", 1).to_list()
+    assert [(r["action"], r["kind"], r["status"]) for r in found] == [
+        ("list_customers", "read", "success"), ("list_customers", "read", "error")]
+    principal = await live_server.services.authenticator.authenticate("acme", f"Bearer {acme.token}")
+    assert found[0]["actor"]["credential_id"] == principal.credential_id
+    assert found[0]["actor"]["email"] == "admin@acme.example"
+    assert found[0]["duration_ms"] >= 0 and found[0]["request_id"]
+    assert acme.token not in str(found)
