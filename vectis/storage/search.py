@@ -48,7 +48,7 @@ BATCH_FLOOR = FREQUENCY_SAMPLE_SIZE // 20
 class SearchOutcome:
     results: list[tuple[dict, float]]
     documents_read: int = 0
-    index_reads: int = 0        # find commands on the search_tg index
+    index_reads: int = 0        # aggregations reading the search_tg index
     complete: bool = True       # False when max_documents_read cut the reading short
     hits: dict = field(default_factory=dict, repr=False)  # _id -> score of every hit read
 
