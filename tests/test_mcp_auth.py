@@ -241,3 +241,14 @@ async def test_read_calls_are_audited_in_batches(acme, http, live_server):
     assert found[0]["actor"]["email"] == "admin@acme.example"
     assert found[0]["duration_ms"] >= 0 and found[0]["request_id"]
     assert acme.token not in str(found)
+
+
+async def test_request_log_never_contains_a_token(acme, http, caplog):
+    import logging
+    with caplog.at_level(logging.INFO, logger="vectis.access"):
+        await rpc(http, acme.url + f"?access_token={acme.token}", None, "ping")
+        await rpc(http, acme.url, acme.token, "ping")
+    records = [r for r in caplog.records if r.name == "vectis.access"]
+    assert [(r.status, r.path) for r in records] == [(401, "/api/mcp"), (200, "/api/mcp")]
+    assert records[1].tenant == "acme" and records[1].credential_id.startswith("pat_")
+    assert all(acme.token not in r.getMessage() and acme.token not in str(r.__dict__) for r in caplog.records)

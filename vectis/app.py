@@ -1,6 +1,7 @@
 """Application assembly: the services every handler shares, and the route table."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import tornado.web
@@ -18,6 +19,8 @@ from .tools.catalog import build_registry
 from .tools.pagination import CursorCodec
 from .web import health, home, wellknown
 from .web.base import NotFoundHandler
+
+access_log = logging.getLogger("vectis.access")
 
 # The server-wide cap; the MCP endpoint enforces its own, smaller limit with a 413.
 MAX_BODY_BYTES = 4 * 1024 * 1024
@@ -53,6 +56,25 @@ def make_services(config: Config, storage: Storage) -> Services:
     return services
 
 
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """One JSON line per request. The query string is never logged: it is where a careless client
+    puts a token, and OAuth puts codes."""
+    status = handler.get_status()
+    level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
+    if not access_log.isEnabledFor(level):
+        return
+    request = handler.request
+    principal = getattr(handler, "principal", None)
+    tenant = getattr(handler, "tenant", None)
+    access_log.log(level, "%s %s %d", request.method, request.path, status, extra={
+        "method": request.method, "path": request.path, "status": status,
+        "duration_ms": round(1000.0 * request.request_time(), 2),
+        "request_id": getattr(handler, "request_id", None),
+        "tenant": tenant.slug if tenant is not None else None,
+        "credential_id": principal.credential_id if principal is not None else None,
+    })
+
+
 def make_app(services: Services) -> tornado.web.Application:
     handlers = [*health.default_handlers, *home.default_handlers, *wellknown.default_handlers,
                 *mcp_endpoint.default_handlers]
@@ -63,4 +85,5 @@ def make_app(services: Services) -> tornado.web.Application:
         cookie_secret=services.config.cookie_secret,
         xheaders=False,  # never trust X-Forwarded-* for URLs or client addresses by default
         compress_response=False,
+        log_function=log_request,
     )

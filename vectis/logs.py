@@ -13,7 +13,7 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
         }
-        for key in ("request_id", "tenant", "status", "duration_ms", "method", "path"):
+        for key in ("request_id", "tenant", "credential_id", "status", "duration_ms", "method", "path"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:
@@ -27,4 +27,3 @@ def setup_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("tornado.access").setLevel(logging.WARNING)
