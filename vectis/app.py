@@ -19,6 +19,7 @@ from .tools.catalog import build_registry
 from .tools.pagination import CursorCodec
 from .web import health, home, wellknown
 from .web.base import NotFoundHandler
+from .web.pages import default_handlers as page_handlers
 
 access_log = logging.getLogger("vectis.access")
 
@@ -77,7 +78,7 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 
 def make_app(services: Services) -> tornado.web.Application:
     handlers = [*health.default_handlers, *home.default_handlers, *wellknown.default_handlers,
-                *mcp_endpoint.default_handlers]
+                *mcp_endpoint.default_handlers, *page_handlers]
     return tornado.web.Application(
         handlers,
         default_handler_class=NotFoundHandler,

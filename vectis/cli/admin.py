@@ -10,17 +10,19 @@ import asyncio
 import contextlib
 import json
 import sys
-from datetime import UTC, datetime, timedelta
 
 from pymongo.errors import PyMongoError
 
 from ..config import Config, ConfigError
+from ..credentials.issue import IssueError, issue_pat
 from ..credentials.passwords import PasswordPolicyError, hash_password
-from ..credentials.pats import display_prefix, generate_pat, hash_token
+from ..credentials.pats import hash_token
 from ..embedded_db import EmbeddedDatabase, EmbeddedDatabaseError, running_instance
-from ..scopes import ROLES, ScopeError, effective_scopes, parse_scopes
+from ..scopes import ROLES
 from ..storage import DomainTaken, InvalidSlug, Storage, TenantExists, UserExists, make_client
 from .main import add_config_flags, config_from_args
+
+CLI_MAX_EXPIRES_DAYS = 3650
 
 
 class AdminError(Exception):
@@ -91,23 +93,13 @@ async def issue_token(storage: Storage, config: Config, args) -> str:
     if user is None or user.get("disabled"):
         raise AdminError(f"no active user {args.email!r} in {args.slug}")
     try:
-        scopes = parse_scopes(args.scopes)
-    except ScopeError as exc:
+        token, _ = await issue_pat(storage, config.token_pepper, args.slug, user, label=args.label,
+                                   scopes=args.scopes, expires_days=args.expires_days,
+                                   max_expires_days=CLI_MAX_EXPIRES_DAYS)
+    except IssueError as exc:
+        if exc.field == "expires_days":
+            raise AdminError(f"--expires-days must be between 1 and {CLI_MAX_EXPIRES_DAYS}") from None
         raise AdminError(str(exc)) from None
-    beyond_role = sorted(set(scopes) - effective_scopes(scopes, user["role"]))
-    if beyond_role:
-        raise AdminError(f"role {user['role']} cannot hold: {', '.join(beyond_role)}")
-    if not args.label.strip() or len(args.label) > 100:
-        raise AdminError("label must be 1-100 characters")
-    expires_at = None
-    if args.expires_days is not None:
-        if not 1 <= args.expires_days <= 3650:
-            raise AdminError("--expires-days must be between 1 and 3650")
-        expires_at = datetime.now(UTC) + timedelta(days=args.expires_days)
-    token = generate_pat()
-    await storage.pats.insert(args.slug, token_hash=hash_token(config.token_pepper, token),
-                              prefix=display_prefix(token), label=args.label.strip(), scopes=scopes,
-                              user_id=user["_id"], expires_at=expires_at)
     return token
 
 

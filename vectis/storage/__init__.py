@@ -15,6 +15,7 @@ from .notes import NoteRepository
 from .pats import PatRepository
 from .rules import RuleRepository
 from .search import SearchRepository
+from .sessions import SessionRepository
 from .tenants import DomainTaken, TenantExists, TenantRepository
 from .tickets import TicketRepository
 from .users import UserExists, UserRepository, normalize_email
@@ -42,6 +43,7 @@ class Storage:
         self.notes = NoteRepository(self.db)
         self.rules = RuleRepository(self.db)
         self.search = SearchRepository(self.db)
+        self.sessions = SessionRepository(self.db)
 
     async def ping(self) -> None:
         await self.db.ping()

@@ -89,6 +89,10 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("rule_id", ASC), ("created_at", DESC)], name="rule_created"),
         IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
     ],
+    "sessions": [
+        IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
+        IndexModel([("user_id", ASC)], name="user"),
+    ],
     "ratelimits": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
     "audit_log": [
         IndexModel([("at", DESC)], name="at"),

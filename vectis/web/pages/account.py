@@ -1,0 +1,96 @@
+"""/account/mcp: the operator's personal access tokens (issue, list, revoke)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import tornado.web
+
+from ...audit import audit_row
+from ...credentials.issue import MAX_LABEL_LENGTH, IssueError, issue_pat
+from ...scopes import ALL_SCOPES, ROLE_SCOPES
+from .base import PageHandler
+from .signin import operator_actor
+from .snippets import all_snippets
+
+MAX_EXPIRES_DAYS = 365
+NOTICES = {"revoked": "Token revoked."}
+
+
+def token_status(pat: dict, now: datetime) -> str:
+    if pat.get("revoked_at") is not None:
+        return "revoked"
+    if pat.get("expires_at") is not None and pat["expires_at"] <= now:
+        return "expired"
+    return "active"
+
+
+class AccountPage(PageHandler):
+    requires_session = True
+
+    def allowed_scopes(self) -> list[str]:
+        role_scopes = ROLE_SCOPES.get(self.current_user["role"], frozenset())
+        return [s for s in ALL_SCOPES if s in role_scopes]
+
+    async def render_account(self, *, status: int = 200, error: str | None = None,
+                             form: dict | None = None) -> None:
+        pats = await self.services.storage.pats.for_user(self.tenant.slug, self.current_user["_id"])
+        now = datetime.now(UTC)
+        self.set_status(status)
+        self.render("account_mcp.html", title="MCP access", error=error,
+                    notice=NOTICES.get(self.get_query_argument("done", "")),
+                    tokens=[(pat, token_status(pat, now)) for pat in pats],
+                    scopes=self.allowed_scopes(), form=form or {"label": "", "scopes": [], "expires_days": ""},
+                    max_label=MAX_LABEL_LENGTH, max_days=MAX_EXPIRES_DAYS,
+                    cache_seconds=self.services.config.auth_cache_seconds)
+
+    async def audit(self, action: str, target: dict, detail: dict) -> None:
+        user = self.current_user
+        await self.services.audit.write(self.tenant.slug, audit_row(
+            actor=operator_actor(user, user["email"]), action=action, status="success",
+            kind="credential", target=target, detail=detail, request_id=self.request_id))
+
+
+class AccountMcpHandler(AccountPage):
+    async def get(self) -> None:
+        await self.render_account()
+
+
+class IssueTokenHandler(AccountPage):
+    async def post(self) -> None:
+        form = {"label": self.get_body_argument("label", ""),
+                "scopes": self.get_body_arguments("scope"),
+                "expires_days": self.get_body_argument("expires_days", "").strip()}
+        try:
+            days = int(form["expires_days"]) if form["expires_days"] else None
+        except ValueError:
+            await self.render_account(status=400, error="Expiry must be a whole number of days.", form=form)
+            return
+        try:
+            token, pat = await issue_pat(
+                self.services.storage, self.services.config.token_pepper, self.tenant.slug,
+                self.current_user, label=form["label"], scopes=form["scopes"], expires_days=days,
+                max_expires_days=MAX_EXPIRES_DAYS)
+        except IssueError as exc:
+            await self.render_account(status=400, error=str(exc).capitalize() + ".", form=form)
+            return
+        await self.audit("token.issued", {"kind": "pat", "id": pat["_id"]},
+                         {"label": pat["label"], "scopes": pat["scopes"], "prefix": pat["prefix"],
+                          "expires_at": pat["expires_at"]})
+        # Rendered in this response, never after a redirect: a reload must not show it again.
+        url = self.tenant.mcp_resource
+        self.render("token_issued.html", title="Token created", token=token, pat=pat, mcp_url=url,
+                    snippets=all_snippets(url, token))
+
+
+class RevokeTokenHandler(AccountPage):
+    async def post(self) -> None:
+        pat_id = self.get_body_argument("token_id", "")
+        slug, storage = self.tenant.slug, self.services.storage
+        owned = {p["_id"] for p in await storage.pats.for_user(slug, self.current_user["_id"])}
+        if pat_id not in owned:
+            raise tornado.web.HTTPError(404)
+        revoked = await storage.pats.revoke(slug, pat_id=pat_id)
+        self.services.authenticator.forget_credential(slug, pat_id)
+        if revoked:
+            await self.audit("token.revoked", {"kind": "pat", "id": pat_id}, {})
+        self.redirect("/account/mcp?done=revoked", status=303)
