@@ -88,14 +88,15 @@ def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: l
     lines = [f"Vectis is running on http://{config.host}:{port} (base domain {config.base_domain})."]
     for tenant in tenants:
         slug = tenant["_id"]
-        lines.append(f"  tenant {slug:<12} {config.tenant_origin(slug)}   MCP: {config.mcp_resource(slug)}")
+        lines.append(f"  tenant {slug:<12} sign in: {config.tenant_origin(slug)}/signin   "
+                     f"MCP: {config.mcp_resource(slug)}")
     if demo_logins:
-        lines.append("Demo operators (sign in at each tenant's origin; passwords are kept in "
+        lines.append("Demo operators (sign in, then create a token at /account/mcp; passwords are kept in "
                      f"{config.data_dir / 'demo-credentials.json'}):")
         for slug, logins in demo_logins.items():
             for email, password in logins.items():
                 lines.append(f"  {slug:<10} {email:<32} {password}")
-        lines.append("Issue a token and connect a client:")
+        lines.append("Or issue a token from the command line:")
         first = next(iter(demo_logins))
         email = next(iter(demo_logins[first]))
         lines.append(f"  python server.py admin issue-token {first} {email} --scopes read:customers,read:tickets --label demo")
