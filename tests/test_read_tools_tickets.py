@@ -121,6 +121,11 @@ async def test_get_ticket_thread_lookups_search_and_audit(seeded, http):
     # search_tickets: by number, by requester e-mail, by subject words; with status filters.
     hits = (await structured(http, acme.url, acme.token, "search_tickets", {"query": ticket["number"]}))["items"]
     assert hits[0]["id"] == ticket["_id"] and hits[0]["score"] == 1.0
+    assert [h["id"] for h in hits].count(ticket["_id"]) == 1       # the exact hit is not repeated
+    other_status = next(s for s in ("resolved", "new") if s != ticket["status"])
+    filtered = (await structured(http, acme.url, acme.token, "search_tickets",
+                                 {"query": ticket["number"], "status": other_status}))["items"]
+    assert ticket["_id"] not in {h["id"] for h in filtered}          # filters apply to exact hits too
     hits = (await structured(http, acme.url, acme.token, "search_tickets",
                              {"query": ticket["requester"]["email"], "limit": 50}))["items"]
     assert ticket["_id"] in {h["id"] for h in hits}

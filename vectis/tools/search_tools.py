@@ -56,10 +56,25 @@ async def search_tickets(ctx: ToolContext, args: dict) -> dict:
         filters = {"status": status}
     elif open_only:
         filters = {"status": {"$in": list(OPEN_TICKET_STATUSES)}}
-    results = await ctx.storage.search.search(ctx.tenant.slug, "tickets", query,
-                                              limit=args.get("limit", TICKET_SEARCH_LIMIT), filters=filters)
-    items = _scored(ticket_summary, results)
+    limit = args.get("limit", TICKET_SEARCH_LIMIT)
+    exact = await _exact_number_hits(ctx, query, status, open_only, limit)
+    results = await ctx.storage.search.search(ctx.tenant.slug, "tickets", query, limit=limit, filters=filters)
+    seen = {doc["_id"] for doc, _ in exact}
+    results = exact + [(doc, score) for doc, score in results if doc["_id"] not in seen]
+    items = _scored(ticket_summary, results[:limit])
     return {"query": query, "items": items, "count": len(items)}
+
+
+async def _exact_number_hits(ctx: ToolContext, query: str, status: str | None, open_only: bool,
+                             limit: int) -> list[tuple[dict, float]]:
+    """A query that is exactly a ticket number ranks that ticket first, through the number index:
+    trigram similarity alone ranks one number among thousands of look-alike numbers poorly."""
+    candidate = query.strip()
+    if not candidate or " " in candidate or len(candidate) > 40:
+        return []
+    docs = await ctx.storage.tickets.by_number(ctx.tenant.slug, candidate, limit)
+    wanted = {status} if status else set(OPEN_TICKET_STATUSES) if open_only else None
+    return [(doc, 1.0) for doc in docs if wanted is None or doc["status"] in wanted]
 
 
 async def search_global(ctx: ToolContext, args: dict) -> dict:
