@@ -4,7 +4,9 @@ Chromium resolves *.localhost to loopback itself, so the pages are visited at th
 """
 import os
 import shutil
+import time
 
+import pyotp
 import pytest
 
 from vectis.credentials.passwords import hash_password
@@ -40,7 +42,7 @@ async def operator(live_server):
     return live_server
 
 
-async def test_sign_in_issue_copy_use_and_revoke_a_token(operator, browser, http, tmp_path):
+async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(operator, browser, http, tmp_path):
     origin = operator.url("acme", "").rstrip("/")
     context = await browser.new_context()
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
@@ -53,6 +55,17 @@ async def test_sign_in_issue_copy_use_and_revoke_a_token(operator, browser, http
     await page.click("button[type=submit]")
     await page.wait_for_url(origin + "/account/mcp")
     assert "MCP access" in await page.text_content("h1")
+
+    # Enroll TOTP, reading the secret off the page as a person would type it into an app.
+    await page.goto(origin + "/account/mfa")
+    assert await page.locator("#mfa-qr svg").count() == 1
+    secret = (await page.text_content("#mfa-secret")).strip()
+    totp = pyotp.TOTP(secret)
+    await page.fill("form[action='/account/mfa/confirm'] input[name=code]", totp.now())
+    await page.click("form[action='/account/mfa/confirm'] button[type=submit]")
+    await page.wait_for_selector("#recovery-codes")
+    assert await page.locator("#recovery-codes li").count() == 10
+    await page.goto(origin + "/account/mcp")
 
     await page.fill("input[name=label]", "laptop")
     await page.check("input[name=scope][value='read:customers']")
@@ -76,6 +89,14 @@ async def test_sign_in_issue_copy_use_and_revoke_a_token(operator, browser, http
 
     await page.goto(origin + "/account/mcp")
     assert shown not in await page.content()                       # shown exactly once
+    # Elevate with the next time step's code (the current one was spent on enrollment).
+    next_code = totp.at(time.time() + totp.interval)
+    await page.fill("form[action='/account/mcp/elevate'] input[name=code]", next_code)
+    await page.click("form[action='/account/mcp/elevate'] button[type=submit]")
+    await page.wait_for_load_state()
+    principal = await operator.services.authenticator.authenticate("acme", f"Bearer {copied}")
+    assert principal.elevated()
+    await page.goto(origin + "/account/mcp")
     await page.click("form[action='/account/mcp/revoke'] button[type=submit]")
     await page.wait_for_load_state()
     assert "revoked" in (await page.content()).lower()

@@ -117,6 +117,21 @@ async def revoke_token(storage: Storage, config: Config, args) -> str:
     return f"revoked {', '.join(ids)}"
 
 
+async def reset_mfa(storage: Storage, config: Config, args) -> str:
+    from ..audit import audit_row
+    await _tenant_or_fail(storage, args.slug)
+    user = await storage.users.by_email(args.slug, args.email)
+    if user is None:
+        raise AdminError(f"no user {args.email!r} in {args.slug}")
+    if not await storage.users.clear_mfa(args.slug, user["_id"]):
+        return f"{user['email']} in {args.slug} has no two-factor authentication; nothing to do"
+    await storage.audit.insert(args.slug, [audit_row(
+        actor={"kind": "admin_cli", "user_id": None, "email": None}, action="mfa.disabled",
+        status="success", kind="auth", target={"kind": "user", "id": user["_id"]},
+        detail={"by": "admin reset-mfa"})])
+    return f"reset two-factor authentication of {user['email']} ({user['_id']}) in {args.slug}"
+
+
 async def list_tenants(storage: Storage, config: Config, args) -> str:
     tenants = await storage.tenants.list()
     if args.json:
@@ -182,6 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("--prefix")
     who.add_argument("--token-stdin", action="store_true")
     p.set_defaults(run=revoke_token)
+
+    p = sub.add_parser("reset-mfa", help="turn off an operator's two-factor authentication")
+    p.add_argument("slug")
+    p.add_argument("email")
+    p.set_defaults(run=reset_mfa)
 
     p = sub.add_parser("list-tenants", help="list tenants")
     p.add_argument("--json", action="store_true")

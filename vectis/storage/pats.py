@@ -49,3 +49,12 @@ class PatRepository:
 
     async def touch(self, slug: str, pat_id: str, when: datetime) -> None:
         await self._pats(slug).update_one({"_id": pat_id}, {"$set": {"last_used_at": when}})
+
+    async def elevate(self, slug: str, pat_id: str, user_id: str, until: datetime) -> bool:
+        """Set elevated_until on a live token of this user; False when there is none."""
+        now = datetime.now(UTC)
+        result = await self._pats(slug).update_one(
+            {"_id": pat_id, "user_id": user_id, "revoked_at": None,
+             "$or": [{"expires_at": None}, {"expires_at": {"$gt": now}}]},
+            {"$set": {"elevated_until": until}})
+        return result.matched_count == 1

@@ -45,3 +45,8 @@ class SessionRepository:
         """End every session of a user (password change, disabling)."""
         result = await self._sessions(slug).delete_many({"user_id": user_id})
         return result.deleted_count
+
+    async def set_pending_mfa(self, slug: str, session_id: str, secret_encrypted: str | None) -> None:
+        """An MFA enrollment started in this session and not yet confirmed (None clears it)."""
+        await self._sessions(slug).update_one({"_id": session_key(session_id)},
+                                              {"$set": {"pending_mfa": secret_encrypted}})

@@ -52,3 +52,31 @@ class UserRepository:
 
     async def list(self, slug: str) -> list[dict]:
         return await self._users(slug).find({}, {"password_hash": 0}).sort("email", 1).to_list()
+
+    # MFA: {"secret_encrypted", "enrolled_at", "last_used_step", "recovery_hashes"}; None when off.
+    async def set_mfa(self, slug: str, user_id: str, mfa: dict) -> bool:
+        """Enroll, only if not enrolled already (two concurrent confirmations: one wins)."""
+        result = await self._users(slug).update_one(
+            {"_id": user_id, "mfa": None},
+            {"$set": {"mfa": mfa, "updated_at": datetime.now(UTC)}})
+        return result.modified_count == 1
+
+    async def clear_mfa(self, slug: str, user_id: str) -> bool:
+        result = await self._users(slug).update_one(
+            {"_id": user_id, "mfa": {"$ne": None}},
+            {"$set": {"mfa": None, "updated_at": datetime.now(UTC)}})
+        return result.modified_count == 1
+
+    async def use_totp_step(self, slug: str, user_id: str, step: int) -> bool:
+        """Accept a TOTP time step only if strictly later than the last one accepted (atomic)."""
+        result = await self._users(slug).update_one(
+            {"_id": user_id, "mfa.last_used_step": {"$lt": step}},
+            {"$set": {"mfa.last_used_step": step}})
+        return result.modified_count == 1
+
+    async def use_recovery_hash(self, slug: str, user_id: str, code_hash: str) -> bool:
+        """Consume one recovery code (atomic: a code works once)."""
+        result = await self._users(slug).update_one(
+            {"_id": user_id, "mfa.recovery_hashes": code_hash},
+            {"$pull": {"mfa.recovery_hashes": code_hash}})
+        return result.modified_count == 1

@@ -1,8 +1,9 @@
 """Operator web pages: server-rendered HTML on each tenant host."""
 from __future__ import annotations
 
-from .account import AccountMcpHandler, IssueTokenHandler, RevokeTokenHandler
+from .account import AccountMcpHandler, ElevateTokenHandler, IssueTokenHandler, RevokeTokenHandler
 from .base import StaticHandler
+from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
 from .signin import SigninHandler, SignoutHandler
 
 default_handlers = [
@@ -11,5 +12,9 @@ default_handlers = [
     (r"/account/mcp", AccountMcpHandler),
     (r"/account/mcp/tokens", IssueTokenHandler),
     (r"/account/mcp/revoke", RevokeTokenHandler),
+    (r"/account/mcp/elevate", ElevateTokenHandler),
+    (r"/account/mfa", AccountMfaHandler),
+    (r"/account/mfa/confirm", ConfirmMfaHandler),
+    (r"/account/mfa/disable", DisableMfaHandler),
     (r"/static/(pages\.css|copy\.js)", StaticHandler),
 ]

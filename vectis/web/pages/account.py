@@ -1,11 +1,14 @@
-"""/account/mcp: the operator's personal access tokens (issue, list, revoke)."""
+"""/account/mcp: the operator's personal access tokens (issue, list, revoke, elevate with TOTP)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import tornado.web
 
 from ...audit import audit_row
+from ...config import decode_key
+from ...credentials import mfa
 from ...credentials.issue import MAX_LABEL_LENGTH, IssueError, issue_pat
 from ...scopes import ALL_SCOPES, ROLE_SCOPES
 from .base import PageHandler
@@ -13,7 +16,9 @@ from .signin import operator_actor
 from .snippets import all_snippets
 
 MAX_EXPIRES_DAYS = 365
-NOTICES = {"revoked": "Token revoked."}
+ELEVATION = timedelta(minutes=15)
+ENROLL_FIRST = "Set up two-factor authentication on /account/mfa before elevating a token."
+NOTICES = {"revoked": "Token revoked.", "elevated": "Token elevated for 15 minutes."}
 
 
 def token_status(pat: dict, now: datetime) -> str:
@@ -32,7 +37,7 @@ class AccountPage(PageHandler):
         return [s for s in ALL_SCOPES if s in role_scopes]
 
     async def render_account(self, *, status: int = 200, error: str | None = None,
-                             form: dict | None = None) -> None:
+                             form: dict | None = None, selected: str | None = None) -> None:
         pats = await self.services.storage.pats.for_user(self.tenant.slug, self.current_user["_id"])
         now = datetime.now(UTC)
         self.set_status(status)
@@ -41,12 +46,14 @@ class AccountPage(PageHandler):
                     tokens=[(pat, token_status(pat, now)) for pat in pats],
                     scopes=self.allowed_scopes(), form=form or {"label": "", "scopes": [], "expires_days": ""},
                     max_label=MAX_LABEL_LENGTH, max_days=MAX_EXPIRES_DAYS,
-                    cache_seconds=self.services.config.auth_cache_seconds)
+                    cache_seconds=self.services.config.auth_cache_seconds,
+                    mfa_enrolled=bool(self.current_user.get("mfa")),
+                    selected=selected or self.get_query_argument("token", ""))
 
-    async def audit(self, action: str, target: dict, detail: dict) -> None:
+    async def audit(self, action: str, target: dict, detail: dict, status: str = "success") -> None:
         user = self.current_user
         await self.services.audit.write(self.tenant.slug, audit_row(
-            actor=operator_actor(user, user["email"]), action=action, status="success",
+            actor=operator_actor(user, user["email"]), action=action, status=status,
             kind="credential", target=target, detail=detail, request_id=self.request_id))
 
 
@@ -94,3 +101,39 @@ class RevokeTokenHandler(AccountPage):
         if revoked:
             await self.audit("token.revoked", {"kind": "pat", "id": pat_id}, {})
         self.redirect("/account/mcp?done=revoked", status=303)
+
+
+class ElevateTokenHandler(AccountPage):
+    """A TOTP code elevates one of the operator's own live tokens for ELEVATION."""
+
+    async def post(self) -> None:
+        user, slug, storage = self.current_user, self.tenant.slug, self.services.storage
+        pat_id = self.get_body_argument("token_id", "")
+        owned = {p["_id"] for p in await storage.pats.for_user(slug, user["_id"])}
+        if pat_id not in owned:
+            raise tornado.web.HTTPError(404)
+        target = {"kind": "pat", "id": pat_id}
+        if not user.get("mfa"):
+            await self.render_account(status=400, selected=pat_id, error=ENROLL_FIRST)
+            return
+        key = decode_key(self.services.config.encryption_key)
+        try:
+            used = await mfa.verify(storage, key, slug, user, self.get_body_argument("code", ""))
+        except mfa.TooManyAttempts as exc:
+            await self.audit("mfa.failed", target, {"stage": "elevate"}, status="throttled")
+            self.set_header("Retry-After", str(exc.retry_after))
+            await self.render_account(status=429, selected=pat_id,
+                                      error=f"Too many attempts, try again in {exc.retry_after} s.")
+            return
+        if not used:
+            await self.audit("mfa.failed", target, {"stage": "elevate"}, status="failure")
+            await self.render_account(status=400, selected=pat_id, error="That code is not correct.")
+            return
+        until = datetime.now(UTC) + ELEVATION
+        if not await storage.pats.elevate(slug, pat_id, user["_id"], until):
+            await self.render_account(status=400, selected=pat_id,
+                                      error="This token is revoked or expired.")
+            return
+        self.services.authenticator.forget_credential(slug, pat_id)
+        await self.audit("token.elevated", target, {"elevated_until": until})
+        self.redirect("/account/mcp?" + urlencode({"done": "elevated", "token": pat_id}), status=303)
