@@ -8,6 +8,7 @@ is read and discarded (up to DRAIN_BYTES, so the client can read the answer), ne
 """
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from typing import Any
@@ -16,6 +17,7 @@ from urllib.parse import urlsplit
 import tornado.web
 
 from ..auth.bearer import InvalidCredential, NoCredential
+from ..config import split_list
 from ..scopes import READ_SCOPES
 from ..web.base import TenantHandler, json_bytes
 from .dispatch import RequestContext
@@ -39,12 +41,16 @@ CORS_EXPOSE_HEADERS = "WWW-Authenticate, Mcp-Session-Id, Retry-After, X-Request-
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
 
 
+@functools.lru_cache(maxsize=8)
+def _configured_origins(setting: str) -> frozenset[str]:
+    return frozenset(split_list(setting))
+
+
 def origin_allowed(origin: str, tenant_origin: str, config) -> bool:
     origin = origin.lower()
     if origin == tenant_origin.lower():
         return True
-    from ..config import split_list
-    if origin in split_list(config.allowed_origins):
+    if origin in _configured_origins(config.allowed_origins):
         return True
     if not config.production:
         parts = urlsplit(origin)

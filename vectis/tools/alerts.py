@@ -7,7 +7,7 @@ from ..storage.alerts import MAX_INCIDENT_ALERTS, SEVERITIES_MOST_SEVERE_FIRST
 from .assets import ASSET_SUMMARY, asset_summary
 from .common import given, linked_source, paginate
 from .customers import CUSTOMER_SUMMARY, SOURCE, customer_summary, require_customer
-from .registry import ToolContext, ToolError, ToolSpec
+from .registry import ToolContext, ToolSpec, not_found
 from .schema import (
     STR,
     TIME,
@@ -63,7 +63,7 @@ async def get_alert(ctx: ToolContext, args: dict) -> dict:
     slug = ctx.tenant.slug
     alert = await ctx.storage.alerts.get(slug, args["alert_id"])
     if alert is None:
-        raise ToolError(f"No alert with id {args['alert_id']} in this tenant. Use list_alerts to find ids.")
+        raise not_found("alert", "id", args["alert_id"], "list_alerts")
     customer = await ctx.storage.customers.get(slug, alert["customer_id"])
     device = await ctx.storage.assets.get(slug, alert["asset_id"]) if alert.get("asset_id") else None
     incident = (await ctx.storage.alerts.same_incident(slug, alert["incident_id"], except_id=alert["_id"])

@@ -7,7 +7,7 @@ from functools import partial
 from ..storage.assets import FAILING_BACKUP_STATUSES
 from .common import given, linked_source, paginate, parse_time
 from .customers import CUSTOMER_SUMMARY, SOURCE, customer_summary, require_customer
-from .registry import ToolContext, ToolError, ToolSpec
+from .registry import ToolContext, ToolSpec, not_found
 from .schema import (
     NUM,
     STR,
@@ -74,7 +74,7 @@ async def get_asset(ctx: ToolContext, args: dict) -> dict:
     slug = ctx.tenant.slug
     asset = await ctx.storage.assets.get(slug, args["asset_id"])
     if asset is None:
-        raise ToolError(f"No asset with id {args['asset_id']} in this tenant. Use list_assets to find ids.")
+        raise not_found("asset", "id", args["asset_id"], "list_assets")
     customer = await ctx.storage.customers.get(slug, asset["customer_id"])
     site = asset.get("site") or {}
     return {

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .common import given, paginate, source_view
-from .registry import ToolContext, ToolError, ToolSpec
+from .registry import ToolContext, ToolSpec, not_found
 from .schema import (
     INT,
     NUM,
@@ -56,7 +56,7 @@ async def require_customer(ctx: ToolContext, customer_id: str) -> dict:
     """The customer, or the same not-found error whether the id is another tenant's or nobody's."""
     customer = await ctx.storage.customers.get(ctx.tenant.slug, customer_id)
     if customer is None:
-        raise ToolError(f"No customer with id {customer_id} in this tenant. Use list_customers to find ids.")
+        raise not_found("customer", "id", customer_id, "list_customers")
     return customer
 
 

@@ -31,6 +31,12 @@ class ToolError(Exception):
     """A tool-execution failure the model can act on: returned as an `isError` result."""
 
 
+def not_found(kind: str, key: str, value: str, finder: str) -> ToolError:
+    """The one not-found message. It never depends on whether the object exists in another
+    tenant: queries only ever see this tenant's database, and the text must not tell either."""
+    return ToolError(f"No {kind} with {key} {value} in this tenant. Use {finder} to find {kind}s.")
+
+
 @dataclass(frozen=True)
 class ToolSpec:
     name: str

@@ -4,7 +4,7 @@ from __future__ import annotations
 from functools import partial
 
 from .common import given, paginate, parse_time
-from .registry import ToolContext, ToolError, ToolSpec
+from .registry import ToolContext, ToolSpec, not_found
 from .schema import (
     BOOL,
     INT,
@@ -71,7 +71,7 @@ async def list_rule_executions(ctx: ToolContext, args: dict) -> dict:
     filters = given(args, "rule_id", "status", "since")
     created_since = parse_time(args["since"], "since") if "since" in args else None
     if "rule_id" in filters and await ctx.storage.rules.get(ctx.tenant.slug, filters["rule_id"]) is None:
-        raise ToolError(f"No rule with id {filters['rule_id']} in this tenant. Use list_rules to find ids.")
+        raise not_found("rule", "id", filters["rule_id"], "list_rules")
     fetch = partial(ctx.storage.rules.executions_page, ctx.tenant.slug, rule_id=filters.get("rule_id"),
                     status=filters.get("status"), since=created_since)
     return await paginate(ctx, args, filters, fetch, execution_view)

@@ -6,7 +6,7 @@ from functools import partial
 from ..storage.customers import OPEN_TICKET_STATUSES
 from .common import given, linked_source, paginate
 from .customers import CUSTOMER_SUMMARY, SOURCE, customer_summary, require_customer
-from .registry import ToolContext, ToolError, ToolSpec
+from .registry import ToolContext, ToolError, ToolSpec, not_found
 from .schema import (
     BOOL,
     INT,
@@ -106,8 +106,7 @@ async def find_ticket(ctx: ToolContext, args: dict) -> dict:
                             "Call get_ticket again with the ticket_id you mean.")
         ticket = matches[0] if matches else None
     if ticket is None:
-        raise ToolError(f"No ticket with {key} {args[key]} in this tenant. Use list_open_tickets or "
-                        "search_tickets to find tickets.")
+        raise not_found("ticket", key, args[key], "list_open_tickets or search_tickets")
     return ticket
 
 
