@@ -1,0 +1,2 @@
+"""Connectors to the MSP's PSA, RMM and backup tools, one module per vendor, over one shared
+aiohttp session (`http.VendorHttp`). `registry.connector_for(source, ...)` picks the class."""

@@ -1,0 +1,142 @@
+"""What every connector offers, in our canonical terms.
+
+A write goes through three steps that all share one payload builder, so a dry run shows exactly
+what a real dispatch sends:
+- `plan(verb, draft)`: the vendor requests that would be sent (read-only look-ups allowed, e.g.
+  the board's closed status);
+- `perform(verb, draft)`: send them and map the vendor's answer back;
+- `recover(verb, draft, since)`: after a crash or a lost response, find whether an earlier attempt
+  already took effect (the ticket or note exists), so a retry does not create a second one.
+
+Verbs: create_ticket, add_note, close_ticket, acknowledge_alert, resolve_alert. A connector lists
+the verbs it supports in `verbs`, and the documented reason for every verb it lacks in `missing`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from .errors import VendorError, VerbUnsupported
+from .http import VendorHttp, VendorResponse
+
+TICKET_VERBS = ("create_ticket", "add_note", "close_ticket")
+ALERT_VERBS = ("acknowledge_alert", "resolve_alert")
+VERBS = TICKET_VERBS + ALERT_VERBS
+PRIORITIES = ("low", "medium", "high", "critical")
+
+
+@dataclass(frozen=True)
+class TicketDraft:
+    company_ref: str                  # the vendor's id of the customer (customer.refs for this source)
+    subject: str
+    description: str
+    priority: str = "medium"          # one of PRIORITIES
+    requester: dict | None = None     # {name, email}
+    contact_ref: str | None = None    # the vendor's id of the requester, when known
+
+
+@dataclass(frozen=True)
+class NoteDraft:
+    ticket_ref: str                   # the vendor's ticket id
+    body: str
+    internal: bool                    # True: staff-only; False: customer-visible
+
+
+@dataclass(frozen=True)
+class CloseDraft:
+    ticket_ref: str
+    resolution: str | None = None     # posted as the resolution note when given
+
+
+@dataclass(frozen=True)
+class AlertDraft:
+    alert_ref: str                    # the vendor's alert id (NinjaOne: the alert uid)
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class VendorCall:
+    """One request exactly as it is (or would be) sent; credentials are never part of it."""
+    method: str
+    path: str                         # relative to the source's base URL
+    body: Any = None
+    params: dict | None = None
+    content_type: str = "application/json"
+
+    def view(self) -> dict:
+        out: dict = {"method": self.method, "path": self.path}
+        if self.params:
+            out["params"] = self.params
+        if self.body is not None:
+            out["body"] = self.body
+        if self.content_type != "application/json":
+            out["content_type"] = self.content_type
+        return out
+
+
+@dataclass(frozen=True)
+class VerbResult:
+    external_id: str | None = None    # the vendor id of what was created (ticket, note)
+    number: str | None = None         # the ticket number people see
+    status: str | None = None         # canonical ticket status after the call
+    created_at: datetime | None = None
+    vendor_status: int | None = None  # HTTP status of the decisive call
+    extra: dict = field(default_factory=dict)
+
+
+class Connector:
+    vendor: ClassVar[str]
+    kind: ClassVar[str]                           # psa | rmm | backup
+    verbs: ClassVar[frozenset[str]] = frozenset()
+    missing: ClassVar[dict[str, str]] = {}        # verb -> the documented reason it is absent
+
+    def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
+        self.base_url = base_url.rstrip("/")
+        self.credentials = credentials
+        self.http = http
+
+    # --- the three steps --------------------------------------------------------------------
+    async def plan(self, verb: str, draft) -> list[VendorCall]:
+        self._require(verb)
+        return await getattr(self, f"_plan_{verb}")(draft)
+
+    async def perform(self, verb: str, draft) -> VerbResult:
+        self._require(verb)
+        return await getattr(self, f"_perform_{verb}")(draft)
+
+    async def recover(self, verb: str, draft, since: datetime) -> VerbResult | None:
+        """The effect of an earlier attempt begun at `since`, if the vendor shows one. Verbs whose
+        repetition is harmless (close, acknowledge, resolve) return None: redoing them is safe."""
+        self._require(verb)
+        finder = getattr(self, f"_recover_{verb}", None)
+        return None if finder is None else await finder(draft, since)
+
+    def supports(self, verb: str) -> bool:
+        return verb in self.verbs
+
+    def _require(self, verb: str) -> None:
+        if verb not in self.verbs:
+            reason = self.missing.get(verb) or f"{self.vendor} does not support {verb}"
+            raise VerbUnsupported(self.vendor, verb, reason)
+
+    # --- helpers for subclasses ---------------------------------------------------------------
+    async def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a call the way this vendor does."""
+        raise NotImplementedError
+
+    async def send(self, call: VendorCall, *, idempotent: bool,
+                   accept: tuple[int, ...] = ()) -> VendorResponse:
+        headers = await self.auth_headers()
+        kwargs: dict = {"params": call.params}
+        if call.content_type == "application/json":
+            kwargs["json"] = call.body
+        else:
+            kwargs["data"] = call.body
+        return await self.http.request(self.vendor, call.method, self.base_url + call.path,
+                                       idempotent=idempotent, headers=headers, accept=accept,
+                                       **kwargs)
+
+    def unexpected(self, what: str, response: VendorResponse) -> VendorError:
+        return VendorError(self.vendor, f"unexpected answer to {what}", status=response.status,
+                           retry_safe=False)

@@ -1,0 +1,20 @@
+"""Vendor name -> connector class. Each vendor module exposes its class as `CONNECTOR`."""
+from __future__ import annotations
+
+import importlib
+
+from .base import Connector
+from .http import VendorHttp
+
+VENDORS = ("connectwise", "autotask", "halopsa", "atera", "ninjaone", "datto_bcdr",
+           "kaseya_vsax", "ncentral")
+
+
+def connector_class(vendor: str) -> type[Connector]:
+    if vendor not in VENDORS:
+        raise KeyError(f"unknown vendor {vendor!r}")
+    return importlib.import_module(f"{__package__}.{vendor}").CONNECTOR
+
+
+def make_connector(vendor: str, base_url: str, credentials: dict, http: VendorHttp) -> Connector:
+    return connector_class(vendor)(base_url, credentials, http)
