@@ -144,3 +144,8 @@ async def acme(live_server) -> SeededTenant:
     token = await issue_token(storage, live_server.config, "acme", "admin@acme.example", ALL_SCOPES)
     return SeededTenant(slug="acme", url=live_server.url("acme", "/api/mcp"), token=token,
                         admin_email="admin@acme.example", server=live_server)
+
+
+async def tenant_of(services: Services, slug: str):
+    """The resolved Tenant of a slug, as a request to its host would see it."""
+    return await services.tenants.resolve(f"{slug}.{services.config.base_domain}")

@@ -11,6 +11,7 @@ import pytest
 
 from vectis.credentials.passwords import hash_password
 
+from .conftest import tenant_of
 from .support.rpc import rpc
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -94,7 +95,7 @@ async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(oper
     await page.fill("form[action='/account/mcp/elevate'] input[name=code]", next_code)
     await page.click("form[action='/account/mcp/elevate'] button[type=submit]")
     await page.wait_for_load_state()
-    principal = await operator.services.authenticator.authenticate("acme", f"Bearer {copied}")
+    principal = await operator.services.authenticator.authenticate(await tenant_of(operator.services, "acme"), f"Bearer {copied}")
     assert principal.elevated()
     await page.goto(origin + "/account/mcp")
     await page.click("form[action='/account/mcp/revoke'] button[type=submit]")

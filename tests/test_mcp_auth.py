@@ -7,7 +7,7 @@ import pytest
 from vectis.credentials.pats import hash_token
 from vectis.scopes import ALL_SCOPES, READ_SCOPES
 
-from .conftest import issue_token
+from .conftest import issue_token, tenant_of
 from .support.rpc import call_tool, rpc
 
 
@@ -99,7 +99,7 @@ async def test_readonly_role_caps_the_token_scopes(acme, http, live_server):
     storage = live_server.storage
     await storage.users.create("acme", "ro@acme.example", "Read Only", "readonly", "x")
     token = await issue_token(storage, live_server.config, "acme", "ro@acme.example", ALL_SCOPES)
-    principal = await live_server.services.authenticator.authenticate("acme", f"Bearer {token}")
+    principal = await live_server.services.authenticator.authenticate(await tenant_of(live_server.services, "acme"), f"Bearer {token}")
     assert principal.scopes == frozenset(READ_SCOPES)
 
 
@@ -236,7 +236,7 @@ async def test_read_calls_are_audited_in_batches(acme, http, live_server):
     found = await rows.find({}).sort("at", 1).to_list()
     assert [(r["action"], r["kind"], r["status"]) for r in found] == [
         ("list_customers", "read", "success"), ("list_customers", "read", "error")]
-    principal = await live_server.services.authenticator.authenticate("acme", f"Bearer {acme.token}")
+    principal = await live_server.services.authenticator.authenticate(await tenant_of(live_server.services, "acme"), f"Bearer {acme.token}")
     assert found[0]["actor"]["credential_id"] == principal.credential_id
     assert found[0]["actor"]["email"] == "admin@acme.example"
     assert found[0]["duration_ms"] >= 0 and found[0]["request_id"]

@@ -14,7 +14,7 @@ from vectis.config import decode_key
 from vectis.credentials import mfa
 from vectis.crypto import DecryptionError, decrypt_text
 
-from .conftest import issue_token
+from .conftest import issue_token, tenant_of
 from .support.html import parse
 from .support.pages import PASSWORD, create_operator, form_fields, sign_in
 from .support.processes import clean_env, run_cli
@@ -173,7 +173,7 @@ async def test_elevation_is_visible_to_mcp_at_once(live_server, http, signed_in)
     secret, _ = await enroll(http, live_server)
     token, pat = await token_and_pat(live_server, signed_in)
     auth = live_server.services.authenticator
-    assert not (await auth.authenticate("acme", f"Bearer {token}")).elevated()   # cached now
+    assert not (await auth.authenticate(await tenant_of(live_server.services, "acme"), f"Bearer {token}")).elevated()   # cached now
 
     body = (await get(http, live_server, f"/account/mcp?token={pat['_id']}"))[2]
     assert f'id="token-{pat["_id"]}" class="selected"' in body and "autofocus" in body
@@ -186,7 +186,7 @@ async def test_elevation_is_visible_to_mcp_at_once(live_server, http, signed_in)
     stored = (await live_server.storage.pats.for_user("acme", signed_in["_id"]))[0]["elevated_until"]
     stored = stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored
     assert abs(stored - (datetime.now(UTC) + timedelta(minutes=15))) < timedelta(seconds=10)
-    principal = await auth.authenticate("acme", f"Bearer {token}")
+    principal = await auth.authenticate(await tenant_of(live_server.services, "acme"), f"Bearer {token}")
     assert principal.elevated()
 
     rows = await live_server.storage.audit.recent("acme")

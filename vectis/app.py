@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from dataclasses import dataclass, field
 
 import tornado.web
 
 from .audit import AuditLog
 from .auth.bearer import BearerAuthenticator
-from .config import Config
+from .config import Config, decode_key, split_list
 from .mcp import endpoint as mcp_endpoint
 from .mcp.dispatch import Dispatcher
 from .mcp.toolcall import ToolCaller
+from .oauth import routes as oauth_routes
+from .oauth.cimd import ClientMetadataFetcher
+from .oauth.keys import SigningKeys
 from .ratelimit import RateLimiter
 from .storage import Storage
 from .tenancy import TenantResolver
@@ -36,6 +40,8 @@ class Services:
     limiter: RateLimiter
     audit: AuditLog
     cursors: CursorCodec
+    signing_keys: SigningKeys
+    client_metadata: ClientMetadataFetcher
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
 
@@ -43,14 +49,27 @@ class Services:
         self.audit.start()
 
     async def stop(self) -> None:
+        await self.client_metadata.close()
         await self.audit.stop()
         await self.authenticator.drain()
 
 
+def make_metadata_fetcher(config: Config) -> ClientMetadataFetcher:
+    context = None
+    if config.oauth_cimd_ca_file:
+        context = ssl.create_default_context()
+        context.load_verify_locations(config.oauth_cimd_ca_file)
+    return ClientMetadataFetcher(allow_networks=tuple(split_list(config.oauth_cimd_allow_networks)),
+                                 ssl_context=context)
+
+
 def make_services(config: Config, storage: Storage) -> Services:
+    keys = SigningKeys(storage, decode_key(config.encryption_key))
     services = Services(
         config=config, storage=storage, tenants=TenantResolver(storage, config),
-        authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds),
+        authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
+                                          keys),
+        signing_keys=keys, client_metadata=make_metadata_fetcher(config),
         limiter=RateLimiter(storage), audit=AuditLog(storage), cursors=CursorCodec(config.cookie_secret),
     )
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))
@@ -78,7 +97,7 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 
 def make_app(services: Services) -> tornado.web.Application:
     handlers = [*health.default_handlers, *home.default_handlers, *wellknown.default_handlers,
-                *mcp_endpoint.default_handlers, *page_handlers]
+                *mcp_endpoint.default_handlers, *oauth_routes.default_handlers, *page_handlers]
     return tornado.web.Application(
         handlers,
         default_handler_class=NotFoundHandler,

@@ -82,6 +82,17 @@ def _origins(v: str) -> str | None:
     return f"not origins: {', '.join(bad)}" if bad else None
 
 
+def _networks(v: str) -> str | None:
+    import ipaddress
+    bad = []
+    for item in split_list(v):
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            bad.append(item)
+    return f"not CIDR ranges: {', '.join(bad)}" if bad else None
+
+
 def split_list(v: str) -> list[str]:
     return [p.strip().lower() for p in v.split(",") if p.strip()]
 
@@ -137,6 +148,13 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated browser origins (scheme://host[:port]) allowed to call /api/mcp, "
             "besides the tenant's own origin; loopback origins are also allowed in development.",
             check=_origins),
+    Setting("oauth_cimd_allow_networks", str, "",
+            "Comma-separated CIDR ranges that Client ID Metadata Documents may be fetched from "
+            "although they are private or loopback. Empty in production: only for tests and labs.",
+            check=lambda v: _networks(v)),
+    Setting("oauth_cimd_ca_file", str, "",
+            "Extra PEM CA bundle trusted when fetching Client ID Metadata Documents (a lab CA); "
+            "empty = the system trust store only."),
     Setting("log_level", str, "info", "debug, info, warning or error.",
             check=_one_of("debug", "info", "warning", "error")),
     Setting("embedded_db_cache_size", str, "256M",
@@ -163,6 +181,8 @@ class Config:
     tenant_cache_seconds: float
     auth_cache_seconds: float
     allowed_origins: str
+    oauth_cimd_allow_networks: str
+    oauth_cimd_ca_file: str
     log_level: str
     embedded_db_cache_size: str
 

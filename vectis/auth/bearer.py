@@ -1,12 +1,14 @@
 """Bearer authentication for the MCP endpoint: token from the Authorization header only.
 
-Verification is cached in memory per (tenant, token hash) for `auth_cache_seconds`, so a hot
+Two kinds of bearer are accepted: personal access tokens (`vct_pat_…`, looked up by keyed hash)
+and OAuth access tokens (JWTs of this tenant, whose grant must still be live). Verification is cached in memory per (tenant, token hash) for `auth_cache_seconds`, so a hot
 token costs one HMAC and a dictionary lookup: no database round trip and no slow hash. Revoking in
 this process calls `forget()` and takes effect at once; other processes see it within the bound.
 """
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from datetime import UTC, datetime
@@ -14,8 +16,11 @@ from datetime import UTC, datetime
 from cachetools import TTLCache
 
 from ..credentials.pats import hash_token, looks_like_pat
+from ..oauth import access_tokens
+from ..oauth.keys import SigningKeys
 from ..scopes import effective_scopes
 from ..storage import Storage
+from ..tenancy import Tenant
 from .principal import Principal
 
 log = logging.getLogger("vectis.auth")
@@ -44,23 +49,29 @@ def bearer_token(header: str | None) -> str:
 
 
 class BearerAuthenticator:
-    def __init__(self, storage: Storage, pepper: str, cache_seconds: float):
+    def __init__(self, storage: Storage, pepper: str, cache_seconds: float, keys: SigningKeys):
         self._storage = storage
+        self._keys = keys
         self._pepper = pepper
         self._cache: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=cache_seconds)
         self._last_used: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=LAST_USED_INTERVAL)
         self._tasks: set[asyncio.Task] = set()
 
-    async def authenticate(self, tenant: str, header: str | None) -> Principal:
+    async def authenticate(self, tenant: Tenant, header: str | None) -> Principal:
         token = bearer_token(header)
-        if not looks_like_pat(token):
+        if looks_like_pat(token):
+            key = (tenant.slug, hash_token(self._pepper, token))
+        elif access_tokens.looks_like_jwt(token):
+            key = (tenant.slug, "jwt:" + hashlib.sha256(token.encode()).hexdigest())
+        else:
             raise InvalidCredential()
-        token_hash = hash_token(self._pepper, token)
-        key = (tenant, token_hash)
         try:
             principal = self._cache[key]
         except KeyError:
-            principal = await self._load_pat(tenant, token_hash)
+            if key[1].startswith("jwt:"):
+                principal = await self._load_access_token(tenant, token)
+            else:
+                principal = await self._load_pat(tenant.slug, key[1])
             self._cache[key] = principal
         if principal is None or not principal.live():
             raise InvalidCredential()
@@ -79,6 +90,25 @@ class BearerAuthenticator:
             email=user["email"], name=user.get("name", ""), role=user["role"],
             scopes=effective_scopes(pat["scopes"], user["role"]), expires_at=pat.get("expires_at"),
             elevated_until=pat.get("elevated_until"),
+        )
+
+    async def _load_access_token(self, tenant: Tenant, token: str) -> Principal | None:
+        claims = await access_tokens.verify(self._keys, tenant, token)
+        if claims is None:
+            return None
+        grant = await self._storage.oauth_grants.get(tenant.slug, claims.grant_id)
+        if (grant is None or grant.get("revoked_at") is not None or grant.get("placeholder")
+                or grant.get("user_id") != claims.subject or grant.get("client_id") != claims.client_id):
+            return None
+        user = await self._storage.users.by_id(tenant.slug, claims.subject)
+        if user is None or user.get("disabled"):
+            return None
+        scopes = set(claims.scopes) & set(grant["scopes"])
+        return Principal(
+            tenant=tenant.slug, kind="oauth", credential_id=grant["_id"], user_id=user["_id"],
+            email=user["email"], name=user.get("name", ""), role=user["role"],
+            scopes=effective_scopes(scopes, user["role"]), expires_at=claims.expires_at,
+            elevated_until=grant.get("elevated_until"), client_id=claims.client_id,
         )
 
     def forget(self, tenant: str, token_hash: str | None = None) -> None:
@@ -104,8 +134,8 @@ class BearerAuthenticator:
 
     async def _write_last_used(self, principal: Principal) -> None:
         try:
-            await self._storage.pats.touch(principal.tenant, principal.credential_id,
-                                           datetime.now(UTC))
+            repo = self._storage.pats if principal.kind == "pat" else self._storage.oauth_grants
+            await repo.touch(principal.tenant, principal.credential_id, datetime.now(UTC))
         except Exception:  # a missed last-used stamp must never fail or slow a call
             log.warning("could not record last use of %s", principal.credential_id, exc_info=True)
 

@@ -99,7 +99,7 @@ class McpHandler(TenantHandler):
     async def _authenticate(self):
         header = self.request.headers.get("Authorization")
         try:
-            return await self.services.authenticator.authenticate(self.tenant.slug, header)
+            return await self.services.authenticator.authenticate(self.tenant, header)
         except NoCredential:
             raise self._unauthorized(None) from None
         except InvalidCredential:

@@ -12,6 +12,8 @@ from .counters import CounterRepository
 from .customers import CustomerRepository
 from .finance import FinanceRepository
 from .notes import NoteRepository
+from .oauth_clients import OAuthClientRepository, SigningKeyRepository
+from .oauth_grants import OAuthCodeRepository, OAuthGrantRepository
 from .pats import PatRepository
 from .rules import RuleRepository
 from .search import SearchRepository
@@ -44,6 +46,10 @@ class Storage:
         self.rules = RuleRepository(self.db)
         self.search = SearchRepository(self.db)
         self.sessions = SessionRepository(self.db)
+        self.oauth_clients = OAuthClientRepository(self.db)
+        self.oauth_codes = OAuthCodeRepository(self.db)
+        self.oauth_grants = OAuthGrantRepository(self.db)
+        self.signing_keys = SigningKeyRepository(self.db)
 
     async def ping(self) -> None:
         await self.db.ping()

@@ -93,6 +93,19 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
         IndexModel([("user_id", ASC)], name="user"),
     ],
+    "oauth_clients": [
+        IndexModel([("metadata_hash", ASC)], name="metadata_unique", unique=True,
+                   partialFilterExpression={"metadata_hash": {"$type": "string"}}),
+        IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
+    ],
+    "oauth_codes": [IndexModel([("purge_at", ASC)], name="ttl", expireAfterSeconds=0)],
+    "oauth_grants": [
+        IndexModel([("refresh.current", ASC)], name="refresh_current"),
+        IndexModel([("refresh.previous", ASC)], name="refresh_previous"),
+        IndexModel([("refresh.retired", ASC)], name="refresh_retired"),
+        IndexModel([("user_id", ASC), ("created_at", DESC)], name="user_created"),
+        IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
+    ],
     "ratelimits": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
     "audit_log": [
         IndexModel([("at", DESC)], name="at"),

@@ -1,2 +1,2 @@
 """Connectors to the MSP's PSA, RMM and backup tools, one module per vendor, over one shared
-aiohttp session (`http.VendorHttp`). `registry.connector_for(source, ...)` picks the class."""
+aiohttp session (`http.VendorHttp`). `registry.make_connector(vendor, ...)` picks the class."""
