@@ -104,7 +104,7 @@ async def test_revoke_takes_effect_at_once(live_server, http, signed_in):
     assert (await rpc(http, mcp_url, token, "tools/list"))[0] == 401
     async with http.get(live_server.url("acme", "/account/mcp?done=revoked")) as resp:
         listing = await resp.text()
-    assert "Token revoked." in listing and ">revoked</td>" in listing
+    assert "Access revoked." in listing and ">revoked</td>" in listing
     actions = [r["action"] for r in await live_server.storage.audit.recent("acme")]
     assert actions.count("token.revoked") == 1
 

@@ -1,4 +1,5 @@
-"""/account/mcp: the operator's personal access tokens (issue, list, revoke, elevate with TOTP)."""
+"""/account/mcp: the operator's personal access tokens (issue, list, revoke, elevate with TOTP)
+and the apps connected through OAuth (their grants: list, revoke, elevate)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from .snippets import all_snippets
 MAX_EXPIRES_DAYS = 365
 ELEVATION = timedelta(minutes=15)
 ENROLL_FIRST = "Set up two-factor authentication on /account/mfa before elevating a token."
-NOTICES = {"revoked": "Token revoked.", "elevated": "Token elevated for 15 minutes."}
+NOTICES = {"revoked": "Access revoked.", "elevated": "Elevated for 15 minutes."}
 
 
 def token_status(pat: dict, now: datetime) -> str:
@@ -38,17 +39,31 @@ class AccountPage(PageHandler):
 
     async def render_account(self, *, status: int = 200, error: str | None = None,
                              form: dict | None = None, selected: str | None = None) -> None:
-        pats = await self.services.storage.pats.for_user(self.tenant.slug, self.current_user["_id"])
+        storage, slug, user_id = self.services.storage, self.tenant.slug, self.current_user["_id"]
+        pats = await storage.pats.for_user(slug, user_id)
+        grants = await storage.oauth_grants.for_user(slug, user_id)
         now = datetime.now(UTC)
         self.set_status(status)
         self.render("account_mcp.html", title="MCP access", error=error,
                     notice=NOTICES.get(self.get_query_argument("done", "")),
                     tokens=[(pat, token_status(pat, now)) for pat in pats],
+                    grants=[g for g in grants if _aware(g["expires_at"]) > now],
                     scopes=self.allowed_scopes(), form=form or {"label": "", "scopes": [], "expires_days": ""},
                     max_label=MAX_LABEL_LENGTH, max_days=MAX_EXPIRES_DAYS,
                     cache_seconds=self.services.config.auth_cache_seconds,
                     mfa_enrolled=bool(self.current_user.get("mfa")),
                     selected=selected or self.get_query_argument("token", ""))
+
+    async def owned_credential(self, credential_id: str) -> str:
+        """'pat' or 'oauth' for a credential of the signed-in operator; 404 for anything else."""
+        storage, slug, user_id = self.services.storage, self.tenant.slug, self.current_user["_id"]
+        if credential_id.startswith("pat_"):
+            if credential_id in {p["_id"] for p in await storage.pats.for_user(slug, user_id)}:
+                return "pat"
+        elif credential_id.startswith("gra_"):
+            if credential_id in {g["_id"] for g in await storage.oauth_grants.for_user(slug, user_id)}:
+                return "oauth"
+        raise tornado.web.HTTPError(404)
 
     async def audit(self, action: str, target: dict, detail: dict, status: str = "success") -> None:
         user = self.current_user
@@ -91,15 +106,17 @@ class IssueTokenHandler(AccountPage):
 
 class RevokeTokenHandler(AccountPage):
     async def post(self) -> None:
-        pat_id = self.get_body_argument("token_id", "")
+        credential_id = self.get_body_argument("token_id", "")
+        kind = await self.owned_credential(credential_id)
         slug, storage = self.tenant.slug, self.services.storage
-        owned = {p["_id"] for p in await storage.pats.for_user(slug, self.current_user["_id"])}
-        if pat_id not in owned:
-            raise tornado.web.HTTPError(404)
-        revoked = await storage.pats.revoke(slug, pat_id=pat_id)
-        self.services.authenticator.forget_credential(slug, pat_id)
+        if kind == "pat":
+            revoked = bool(await storage.pats.revoke(slug, pat_id=credential_id))
+        else:
+            revoked = await storage.oauth_grants.revoke_for_user(slug, credential_id,
+                                                                 self.current_user["_id"])
+        self.services.authenticator.forget_credential(slug, credential_id)
         if revoked:
-            await self.audit("token.revoked", {"kind": "pat", "id": pat_id}, {})
+            await self.audit("token.revoked", {"kind": kind, "id": credential_id}, {})
         self.redirect("/account/mcp?done=revoked", status=303)
 
 
@@ -109,10 +126,8 @@ class ElevateTokenHandler(AccountPage):
     async def post(self) -> None:
         user, slug, storage = self.current_user, self.tenant.slug, self.services.storage
         pat_id = self.get_body_argument("token_id", "")
-        owned = {p["_id"] for p in await storage.pats.for_user(slug, user["_id"])}
-        if pat_id not in owned:
-            raise tornado.web.HTTPError(404)
-        target = {"kind": "pat", "id": pat_id}
+        kind = await self.owned_credential(pat_id)
+        target = {"kind": kind, "id": pat_id}
         if not user.get("mfa"):
             await self.render_account(status=400, selected=pat_id, error=ENROLL_FIRST)
             return
@@ -130,10 +145,15 @@ class ElevateTokenHandler(AccountPage):
             await self.render_account(status=400, selected=pat_id, error="That code is not correct.")
             return
         until = datetime.now(UTC) + ELEVATION
-        if not await storage.pats.elevate(slug, pat_id, user["_id"], until):
+        repository = storage.pats if kind == "pat" else storage.oauth_grants
+        if not await repository.elevate(slug, pat_id, user["_id"], until):
             await self.render_account(status=400, selected=pat_id,
                                       error="This token is revoked or expired.")
             return
         self.services.authenticator.forget_credential(slug, pat_id)
         await self.audit("token.elevated", target, {"elevated_until": until})
         self.redirect("/account/mcp?" + urlencode({"done": "elevated", "token": pat_id}), status=303)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
