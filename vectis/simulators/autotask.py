@@ -1,0 +1,399 @@
+"""Autotask PSA simulator: `/ATServicesRest/V1.0/...` with the ApiIntegrationCode / UserName /
+Secret headers, `POST /{Entity}/query` filters answered as `{items, pageDetails}` (at most 500
+per page, `nextPageUrl` to follow), `{"item": ...}` for single reads, `{"itemId": n}` for writes,
+picklists under `/{Entity}/entityInformation/fields`, and Autotask's `{"errors": [...]}` bodies.
+
+Also serves the unauthenticated zone look-up `GET /atservicesrest/v1.0/zoneInformation?user=`,
+whose `url` points back at this simulator.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from .kit import Simulator
+
+ROOT = "/ATServicesRest/V1.0"
+ZONE_PATH = "/atservicesrest/v1.0/zoneInformation"
+MAX_RECORDS = 500
+COMPLETE = 5                       # the system "Complete" ticket status
+API_RESOURCE_ID = 29682885         # the API user's resource id
+ENTITIES = {"Companies": "companies", "Contacts": "contacts", "Tickets": "tickets",
+            "TicketNotes": "notes", "ConfigurationItems": "configuration_items",
+            "Contracts": "contracts", "Invoices": "invoices"}
+OPS = ("eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains", "exist",
+       "notExist", "in", "notIn", "and", "or")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def at_error(status: int, *messages: str) -> web.Response:
+    return web.json_response({"errors": list(messages)}, status=status)
+
+
+def picklist(pairs: tuple, default: int | None = None) -> list[dict]:
+    return [{"value": str(value), "label": label, "isDefaultValue": value == default,
+             "sortOrder": order, "parentValue": "", "isActive": True, "isSystem": True}
+            for order, (value, label) in enumerate(pairs)]
+
+
+def field(name: str, data_type: str = "integer", *, required: bool = False, length: int = 0,
+          values: list[dict] | None = None) -> dict:
+    return {"name": name, "dataType": data_type, "length": length, "isRequired": required,
+            "isReadOnly": name in ("id", "ticketNumber", "createDate", "createDateTime"),
+            "isQueryable": True, "isReference": name.endswith("ID"), "referenceEntityType": "",
+            "isPickList": values is not None, "picklistValues": values,
+            "picklistParentValueField": "", "isSupportedWebhookField": False}
+
+
+def default_fields() -> dict[str, list[dict]]:
+    """The stock picklists of a new tenant (values are the system ones; labels can be renamed)."""
+    return {"Tickets": [
+        field("id", "long"), field("ticketNumber", "string", length=50),
+        field("companyID", required=True), field("contactID"),
+        field("title", "string", required=True, length=255),
+        field("description", "string", length=8000),
+        field("status", required=True, values=picklist(
+            ((1, "New"), (5, "Complete"), (7, "Waiting Customer"), (8, "In Progress"),
+             (9, "Waiting Materials"), (12, "Waiting Vendor")), default=1)),
+        field("priority", required=True, values=picklist(
+            ((1, "High"), (2, "Medium"), (3, "Low"), (4, "Critical")), default=2)),
+        field("queueID", values=picklist(((29683482, "Client Portal"), (8, "Post Sale"),
+                                          (29682833, "Level I Support")))),
+        field("createDate", "datetime"), field("completedDate", "datetime"),
+        field("lastActivityDate", "datetime")],
+        "TicketNotes": [
+        field("id", "long"), field("ticketID", required=True),
+        field("title", "string", required=True, length=250),
+        field("description", "string", required=True, length=32000),
+        field("noteType", required=True, values=picklist(
+            ((1, "Task Detail"), (2, "Task Notes"), (3, "Task Summary")), default=1)),
+        field("publish", required=True, values=picklist(
+            ((1, "All Autotask Users"), (2, "Internal Project Team"),
+             (4, "Internal & Co-Managed")), default=1)),
+        field("createDateTime", "datetime"), field("lastActivityDate", "datetime")]}
+
+
+# --- the query filter ----------------------------------------------------------------------
+def matcher(condition: Any):
+    """A predicate for one filter condition (nested `and`/`or` through `items`)."""
+    if not isinstance(condition, dict) or condition.get("op") not in OPS:
+        raise ValueError(f"invalid filter condition {json.dumps(condition)[:80]}")
+    op = condition["op"]
+    if op in ("and", "or"):
+        parts = [matcher(item) for item in condition.get("items") or []]
+        if not parts:
+            raise ValueError(f"'{op}' needs items")
+        combine = all if op == "and" else any
+        return lambda record: combine(part(record) for part in parts)
+    name, expected = condition.get("field"), condition.get("value")
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"'{op}' needs a field")
+    return lambda record: _test(_get(record, name), op, expected)
+
+
+def _get(record: dict, name: str) -> Any:
+    lowered = name.lower()     # Autotask field names are case-insensitive
+    return next((v for k, v in record.items() if k.lower() == lowered), None)
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, str) and _DATE.match(value):
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return value.lower() if isinstance(value, str) else value   # SQL collation
+
+
+def _test(actual: Any, op: str, expected: Any) -> bool:
+    if op in ("exist", "notExist"):
+        return (actual not in (None, "")) == (op == "exist")
+    if op in ("in", "notIn"):
+        return any(_test(actual, "eq", v) for v in expected or []) == (op == "in")
+    a, e = _norm(actual), _norm(expected)
+    if isinstance(a, (int, float)) and isinstance(e, str):
+        try:
+            e = float(e)
+        except ValueError:
+            return False
+    if op in ("beginsWith", "endsWith", "contains"):
+        a, e = str(a or "").lower(), str(e or "").lower()
+        return {"beginsWith": a.startswith, "endsWith": a.endswith, "contains": a.__contains__}[op](e)
+    if a is None or e is None:
+        return (a is e) == (op == "eq") if op in ("eq", "noteq") else False
+    try:
+        return {"eq": a == e, "noteq": a != e, "gt": a > e, "gte": a >= e, "lt": a < e,
+                "lte": a <= e}[op]
+    except TypeError:
+        return False
+
+
+class AutotaskSimulator(Simulator):
+    vendor = "autotask"
+    root = ROOT
+
+    def __init__(self, username: str = "api-user@vectis-sim.example") -> None:
+        self.credentials = {"username": username, "secret": secrets.token_urlsafe(12),
+                            "integration_code": secrets.token_hex(12).upper()}
+        self._ids = itertools.count(12801)
+        self._numbers: dict[str, itertools.count] = {}
+        for store in ENTITIES.values():
+            setattr(self, store, {})   # id -> Autotask entity
+        self.fields = default_fields()
+        self.writes: list[dict] = []   # every accepted write, as received, for assertions
+        super().__init__()
+
+    # --- state ------------------------------------------------------------------------------
+    def seed(self, *, companies=(), contacts=(), tickets=(), notes=(), configuration_items=(),
+             contracts=(), invoices=()) -> None:
+        """Preload Autotask-shaped entities; missing ids (and ticket defaults) are filled in."""
+        for store, items in (("companies", companies), ("contacts", contacts),
+                             ("configuration_items", configuration_items),
+                             ("contracts", contracts), ("invoices", invoices)):
+            for item in items:
+                item = {"id": item.get("id") or next(self._ids), **item}
+                getattr(self, store)[item["id"]] = item
+        for item in tickets:
+            ticket = {"id": next(self._ids), "ticketNumber": self._number(), "status": 1,
+                      "priority": 2, "description": "", "createDate": now_iso(),
+                      "lastActivityDate": now_iso(), "completedDate": None, **item}
+            self.tickets[ticket["id"]] = ticket
+        for item in notes:
+            note = {"id": next(self._ids), "noteType": 1, "publish": 1, "title": "",
+                    "createDateTime": now_iso(), **item}
+            self.notes[note["id"]] = note
+
+    def state(self) -> dict:
+        return {"tickets": list(self.tickets.values()), "notes": list(self.notes.values()),
+                "writes": self.writes}
+
+    def _number(self) -> str:
+        """Ticket numbers are `T<yyyymmdd>.<4-digit daily sequence>`."""
+        day = datetime.now(UTC).strftime("%Y%m%d")
+        counter = self._numbers.setdefault(day, itertools.count(1))
+        return f"T{day}.{next(counter):04d}"
+
+    def _values(self, entity: str, name: str) -> set[int]:
+        spec = next(f for f in self.fields[entity] if f["name"] == name)
+        return {int(v["value"]) for v in spec["picklistValues"] if v["isActive"]}
+
+    # --- serving ----------------------------------------------------------------------------
+    def public_paths(self) -> tuple[str, ...]:
+        return (r"(?i)/atservicesrest/v1\.0/zoneinformation",)
+
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        c, h = self.credentials, request.headers
+        if (h.get("UserName"), h.get("Secret"), h.get("ApiIntegrationCode")) != (
+                c["username"], c["secret"], c["integration_code"]):
+            return at_error(401, "Unauthorized: the API user, secret or integration code is "
+                                 "not valid.")
+        return None
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        entity = "{entity:" + "|".join(ENTITIES) + "}"
+        router.add_get(ZONE_PATH, self._zone)
+        router.add_post(f"{ROOT}/{entity}/query", self._query)
+        router.add_get(f"{ROOT}/{entity}/query", self._query)
+        router.add_get(f"{ROOT}/{entity}/query/next", self._query)
+        router.add_post(f"{ROOT}/{entity}/query/count", self._count)
+        router.add_get(f"{ROOT}/{entity}/entityInformation/fields", self._fields)
+        router.add_get(f"{ROOT}/{entity}/{{id:\\d+}}", self._get_item)
+        router.add_post(f"{ROOT}/Tickets", self._create_ticket)
+        router.add_patch(f"{ROOT}/Tickets", self._patch_ticket)
+        router.add_post(f"{ROOT}/Tickets/{{id:\\d+}}/Notes", self._create_note)
+        router.add_get(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/{{note:\\d+}}", self._get_note)
+        router.add_post(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/query", self._query)
+        router.add_get(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/query/next", self._query)
+
+    async def _zone(self, request: web.Request) -> web.Response:
+        if request.query.get("user", "").lower() != self.credentials["username"].lower():
+            return at_error(404, "Unable to find the user in any zone.")
+        origin = f"{request.scheme}://{request.host}"
+        return web.json_response({"zoneName": "Simulated Zone", "url": f"{origin}/ATServicesRest/",
+                                  "webUrl": f"{origin}/", "ci": 1})
+
+    def _store(self, request: web.Request) -> dict:
+        return getattr(self, ENTITIES[request.match_info.get("entity", "TicketNotes")])
+
+    async def _get_item(self, request: web.Request) -> web.Response:
+        item = self._store(request).get(int(request.match_info["id"]))
+        if item is None:
+            return at_error(404, f"{request.match_info['entity']} {request.match_info['id']} "
+                                 "was not found.")
+        return web.json_response({"item": item})
+
+    async def _fields(self, request: web.Request) -> web.Response:
+        return web.json_response({"fields": self.fields.get(request.match_info["entity"], [])})
+
+    async def _search(self, request: web.Request) -> tuple[dict, dict]:
+        """The query (POST body or `search=` JSON) and the paging state of a `next` URL."""
+        if request.method == "POST":
+            query = await request.json()
+        else:
+            query = json.loads(request.query.get("search") or "null")
+        paging = json.loads(request.query.get("paging") or "{}")
+        if not isinstance(query, dict) or not isinstance(query.get("filter"), list) or \
+                not query["filter"]:
+            raise ValueError("A query needs a non-empty filter.")
+        return query, paging
+
+    def _select(self, request: web.Request, query: dict) -> list[dict]:
+        predicates = [matcher(c) for c in query["filter"]]
+        rows = self._store(request).values()
+        if "id" in request.match_info and "entity" not in request.match_info:   # child notes
+            rows = [n for n in rows if n.get("ticketID") == int(request.match_info["id"])]
+        return sorted((r for r in rows if all(p(r) for p in predicates)), key=lambda r: r["id"])
+
+    async def _query(self, request: web.Request) -> web.Response:
+        try:
+            query, paging = await self._search(request)
+            size = int(paging.get("pageSize") or query.get("maxRecords") or MAX_RECORDS)
+            if not 1 <= size <= MAX_RECORDS:
+                raise ValueError(f"maxRecords must be between 1 and {MAX_RECORDS}.")
+            rows = self._select(request, query)
+        except (ValueError, TypeError) as exc:
+            return at_error(400, str(exc))
+        after, before = paging.get("afterId"), paging.get("beforeId")
+        if before is not None:
+            rows = [r for r in rows if r["id"] < before][-size:]
+            start = 0
+        else:
+            start = next((i for i, r in enumerate(rows) if r["id"] > after), len(rows)) \
+                if after is not None else 0
+        page, more = rows[start:start + size], start + size < len(rows)
+        if fields := query.get("includeFields"):
+            wanted = {f.lower() for f in fields} | {"id"}
+            page = [{k: v for k, v in r.items() if k.lower() in wanted} for r in page]
+
+        def link(**cursor) -> str:
+            base = f"{request.scheme}://{request.host}{request.path.removesuffix('/next')}/next"
+            return base + "?" + urlencode({"paging": json.dumps({"pageSize": size, **cursor}),
+                                           "search": json.dumps(query)})
+        ids = [r["id"] for r in page]
+        has_prev = bool(ids) and any(r["id"] < ids[0] for r in rows)
+        return web.json_response({"items": page, "pageDetails": {
+            "count": len(page), "requestCount": size,
+            "prevPageUrl": link(beforeId=ids[0]) if has_prev else None,
+            "nextPageUrl": link(afterId=ids[-1]) if more and ids else None}})
+
+    async def _count(self, request: web.Request) -> web.Response:
+        try:
+            return web.json_response({"queryCount": len(self._select(
+                request, (await self._search(request))[0]))})
+        except (ValueError, TypeError) as exc:
+            return at_error(400, str(exc))
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.writes.append({"method": request.method, "path": request.path, "body": body})
+        return body
+
+    def _check_ticket(self, body: dict, *, creating: bool) -> list[str]:
+        errors = []
+        if (creating or "companyID" in body) and body.get("companyID") not in self.companies:
+            errors.append(f"companyID: no Company with id {body.get('companyID')!r}.")
+        if creating or "title" in body:
+            if not isinstance(body.get("title"), str) or not body["title"].strip():
+                errors.append("Value is required for the field: title.")
+            elif len(body["title"]) > 255:
+                errors.append("title: the value exceeds the maximum length of 255.")
+        if len(str(body.get("description") or "")) > 8000:
+            errors.append("description: the value exceeds the maximum length of 8000.")
+        for name in ("status", "priority", "queueID"):   # required on create, except the queue
+            if ((creating and name != "queueID") or body.get(name) is not None) and \
+                    body.get(name) not in self._values("Tickets", name):
+                errors.append(f"{name}: {body.get(name)!r} is not a valid picklist value.")
+        if body.get("contactID") is not None and self.contacts and \
+                body["contactID"] not in self.contacts:
+            errors.append(f"contactID: no Contact with id {body['contactID']!r}.")
+        if creating and body.get("queueID") is None:
+            if body.get("assignedResourceID") is None:
+                errors.append("A ticket needs a queueID or a primary resource.")
+            elif body.get("assignedResourceRoleID") is None:
+                errors.append("When assigning a Resource, you must assign both a "
+                              "assignedResourceID and assignedResourceRoleID.")
+        return errors
+
+    async def _create_ticket(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            return at_error(400, "The request body must be a Ticket object.")
+        if errors := self._check_ticket(body, creating=True):
+            return at_error(400, *errors)
+        stamp = now_iso()
+        ticket = {"ticketType": 1, "source": -1, "contactID": None, "assignedResourceID": None,
+                  "assignedResourceRoleID": None, "dueDateTime": None, "userDefinedFields": [],
+                  **{k: v for k, v in body.items() if k not in ("id", "ticketNumber")},
+                  "id": next(self._ids), "ticketNumber": self._number(),
+                  "description": body.get("description") or "", "createDate": stamp,
+                  "lastActivityDate": stamp, "completedDate": None,
+                  "creatorResourceID": API_RESOURCE_ID}
+        self.tickets[ticket["id"]] = ticket
+        return web.json_response({"itemId": ticket["id"]})
+
+    async def _patch_ticket(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+            return at_error(400, "PATCH needs the ticket's id in the body.")
+        ticket = self.tickets.get(body["id"])
+        if ticket is None:
+            return at_error(404, f"Tickets {body['id']} was not found.")
+        if errors := self._check_ticket(body, creating=False):
+            return at_error(400, *errors)
+        stamp, was_complete = now_iso(), ticket["status"] == COMPLETE
+        ticket.update({k: v for k, v in body.items()
+                       if k not in ("id", "ticketNumber", "createDate")}, lastActivityDate=stamp)
+        if ticket["status"] == COMPLETE and not was_complete:
+            ticket.update(completedDate=stamp, resolvedDateTime=stamp)
+        elif ticket["status"] != COMPLETE:
+            ticket.update(completedDate=None, resolvedDateTime=None)
+        return web.json_response({"itemId": ticket["id"]})
+
+    async def _create_note(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(int(request.match_info["id"]))
+        body = await self._body(request)
+        if ticket is None:
+            return at_error(404, f"Tickets {request.match_info['id']} was not found.")
+        if not isinstance(body, dict):
+            return at_error(400, "The request body must be a TicketNote object.")
+        errors = [f"Value is required for the field: {name}." for name in ("title", "description")
+                  if not str(body.get(name) or "").strip()]
+        for name, limit in (("title", 250), ("description", 32000)):
+            if len(str(body.get(name) or "")) > limit:
+                errors.append(f"{name}: the value exceeds the maximum length of {limit}.")
+        for name in ("noteType", "publish"):
+            if body.get(name) not in self._values("TicketNotes", name):
+                errors.append(f"{name}: {body.get(name)!r} is not a valid picklist value.")
+        if body.get("ticketID") not in (None, ticket["id"]):
+            errors.append("ticketID does not match the parent ticket.")
+        if errors:
+            return at_error(400, *errors)
+        stamp = now_iso()
+        note = {"id": next(self._ids), "ticketID": ticket["id"], "title": body["title"],
+                "description": body["description"], "noteType": body["noteType"],
+                "publish": body["publish"], "createDateTime": stamp, "lastActivityDate": stamp,
+                "creatorResourceID": API_RESOURCE_ID, "createdByContactID": None}
+        self.notes[note["id"]] = note
+        ticket["lastActivityDate"] = stamp
+        return web.json_response({"itemId": note["id"]})
+
+    async def _get_note(self, request: web.Request) -> web.Response:
+        note = self.notes.get(int(request.match_info["note"]))
+        if note is None or note["ticketID"] != int(request.match_info["id"]):
+            return at_error(404, f"TicketNotes {request.match_info['note']} was not found.")
+        return web.json_response({"item": note})
+
+
+SIMULATOR = AutotaskSimulator

@@ -1,0 +1,398 @@
+"""ConnectWise Manage simulator: `/v4_6_release/apis/3.0/...` with Basic company+public:private
+auth plus the `clientId` header, bare-array lists paged by page/pageSize with an RFC 5988 `Link`
+header, the `conditions` query language, and CW's `{code, message, errors}` error bodies. Also
+serves the unauthenticated `GET /login/companyinfo/{companyId}` codebase look-up.
+"""
+from __future__ import annotations
+
+import base64
+import itertools
+import math
+import re
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from .kit import Simulator
+
+ROOT = "/v4_6_release/apis/3.0"
+CODEBASE = "v4_6_release/"
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 25
+API_MEMBER = {"id": 190, "identifier": "APIMember", "name": "API Member"}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")   # CW dates carry whole seconds
+
+
+def cw_error(status: int, code: str, message: str, errors: list | None = None) -> web.Response:
+    return web.json_response({"code": code, "message": message, **({"errors": errors} if errors
+                                                                  else {})}, status=status)
+
+
+def invalid(resource: str, errors: list[dict]) -> web.Response:
+    errors = [{**error, "resource": resource} for error in errors]
+    return cw_error(400, "InvalidObject", f"{resource} object is invalid", errors)
+
+
+# --- the conditions language: `field/sub op value` clauses joined by and/or ("and" binds tighter)
+_CLAUSE = re.compile(r'\s*([\w/.]+)\s*(<=|>=|!=|=|<|>|\s(?:not\s+)?(?:contains|like)\s)\s*'
+                     r'("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s()\[\]"]+)\s*', re.I)
+_JOIN = re.compile(r'(and|or)\b', re.I)
+
+
+def parse_conditions(text: str):
+    """A predicate over records; ValueError on text this subset cannot read."""
+    groups: list[list] = [[]]
+    pos = 0
+    while True:
+        clause = _CLAUSE.match(text, pos)
+        if clause is None:
+            raise ValueError(f"cannot read conditions at {pos}: {text[pos:pos + 30]!r}")
+        field, op, value = (clause.group(1), " ".join(clause.group(2).lower().split()),
+                            _value(clause.group(3)))
+        groups[-1].append(lambda r, f=field, o=op, v=value: _compare(lookup(r, f), o, v))
+        pos = clause.end()
+        if pos >= len(text):
+            return lambda r: any(all(p(r) for p in group) for group in groups)
+        join = _JOIN.match(text, pos)
+        if join is None:
+            raise ValueError(f"expected and/or at {pos}")
+        if join.group(1).lower() == "or":
+            groups.append([])
+        pos = join.end()
+
+
+def _value(raw: str) -> Any:
+    if raw.startswith('"'):
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    if raw.startswith("["):
+        if (parsed := parse_dt(raw[1:-1].strip())) is None:
+            raise ValueError(f"bad date {raw}")
+        return parsed
+    if raw.lower() in ("true", "false", "null"):
+        return None if raw.lower() == "null" else raw.lower() == "true"
+    return int(raw) if re.fullmatch(r"-?\d+", raw) else raw
+
+
+def parse_dt(value: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def lookup(record: dict, field: str) -> Any:
+    """`company/id` paths, case-insensitive like CW; `lastUpdated`/`dateEntered` are in `_info`."""
+    current: Any = record
+    for depth, part in enumerate(field.split("/")):
+        if not isinstance(current, dict):
+            return None
+        keys = {k.lower(): k for k in current}
+        if part.lower() in keys:
+            current = current[keys[part.lower()]]
+        elif depth == 0 and isinstance(current.get("_info"), dict):
+            current = current["_info"].get(part)
+        else:
+            return None
+    return current
+
+
+def _compare(actual: Any, op: str, expected: Any) -> bool:
+    if isinstance(expected, datetime):
+        actual = parse_dt(actual)
+    elif isinstance(expected, str) and isinstance(actual, str):
+        actual, expected = actual.lower(), expected.lower()    # SQL Server collation
+    if op.endswith(("contains", "like")):
+        text, needle = str(actual or "").lower(), str(expected).lower()
+        found = (re.fullmatch(re.escape(needle).replace("%", ".*"), text) is not None
+                 if op.endswith("like") else needle in text)
+        return found != op.startswith("not")
+    if actual is None or expected is None:
+        return (actual is expected) == (op == "=") if op in ("=", "!=") else False
+    try:
+        return {"=": actual == expected, "!=": actual != expected, "<": actual < expected,
+                ">": actual > expected, "<=": actual <= expected, ">=": actual >= expected}[op]
+    except TypeError:
+        return False
+
+
+class ConnectWiseSimulator(Simulator):
+    vendor = "connectwise"
+    root = ROOT
+
+    def __init__(self, company_id: str = "vectis_sim") -> None:
+        self.credentials = {"company_id": company_id, "public_key": secrets.token_hex(8),
+                            "private_key": secrets.token_hex(8), "client_id": str(uuid.uuid4())}
+        self._ids = itertools.count(1001)
+        self.companies, self.contacts, self.configurations = {}, {}, {}  # id -> CW object
+        self.agreements, self.invoices, self.tickets = {}, {}, {}
+        self.notes: dict[int, list[dict]] = {}                           # ticket id -> notes
+        self.writes: list[dict] = []      # every accepted write, as received, for assertions
+        # Real default priorities: ids are not in urgency order, so connectors must map by name.
+        self.priorities = {p["id"]: p for p in (
+            {"id": 4, "name": "Priority 1 - Emergency Response", "sortOrder": 1},
+            {"id": 15, "name": "Priority 2 - Quick Response", "sortOrder": 2},
+            {"id": 8, "name": "Priority 3 - Normal Response", "sortOrder": 3, "defaultFlag": True},
+            {"id": 7, "name": "Priority 4 - Schedule Maintenance", "sortOrder": 4},
+            {"id": 16, "name": "Do Not Respond", "sortOrder": 5})}
+        self.boards = {1: {"id": 1, "name": "Help Desk", "inactiveFlag": False}}
+        self.statuses = {1: [  # an inactive closed status first: connectors must skip it
+            {"id": 11, "name": "New", "defaultFlag": True}, {"id": 12, "name": "In Progress"},
+            {"id": 13, "name": "Waiting Customer"},
+            {"id": 14, "name": "Closed (old)", "closedStatus": True, "inactive": True},
+            {"id": 15, "name": "Closed", "closedStatus": True}]}
+        super().__init__()
+
+    # --- state ------------------------------------------------------------------------------
+    def seed(self, *, companies=(), contacts=(), boards=(), statuses=None, priorities=(),
+             tickets=(), notes=(), configurations=(), agreements=(), invoices=()) -> None:
+        """Preload CW-shaped objects; missing ids are assigned. `statuses` = {boardId: [...]}"""
+        for store, items in ((self.companies, companies), (self.contacts, contacts),
+                             (self.boards, boards), (self.priorities, priorities),
+                             (self.configurations, configurations),
+                             (self.agreements, agreements), (self.invoices, invoices)):
+            for item in items:
+                item = {"id": item.get("id") or next(self._ids), **item}
+                store[item["id"]] = item
+        for board_id, board_statuses in (statuses or {}).items():
+            self.statuses[int(board_id)] = [dict(s) for s in board_statuses]
+        for item in tickets:
+            self._fill_ticket(dict(item))
+        for item in notes:
+            note = {"id": next(self._ids), "dateCreated": now_iso(), "internalAnalysisFlag": False,
+                    "detailDescriptionFlag": False, "resolutionFlag": False, **item}
+            self.notes.setdefault(int(note["ticketId"]), []).append(note)
+
+    def state(self) -> dict:
+        return {"tickets": list(self.tickets.values()), "notes": self.notes, "writes": self.writes}
+
+    def _fill_ticket(self, ticket: dict) -> dict:
+        """Complete a ticket the way CW stores it, and store it."""
+        ticket.setdefault("id", next(self._ids))
+        self.tickets[ticket["id"]] = ticket
+        board = self.boards[ticket.get("board", {}).get("id") or min(self.boards)]
+        status = self._status(board["id"], ticket.get("status", {}).get("id")) or \
+            next(s for s in self.statuses[board["id"]] if s.get("defaultFlag"))
+        stamp = now_iso()
+        ticket.update(recordType="ServiceTicket", board=_ref(board), status=_ref(status))
+        ticket.setdefault("priority", _ref(next(
+            (p for p in self.priorities.values() if p.get("defaultFlag")), {}), "sort"))
+        ticket.setdefault("closedFlag", bool(status.get("closedStatus")))
+        ticket.setdefault("_info", {"dateEntered": stamp, "enteredBy": "APIMember",
+                                    "lastUpdated": stamp, "updatedBy": "APIMember"})
+        return ticket
+
+    def _status(self, board_id: int, status_id: Any) -> dict | None:
+        return next((s for s in self.statuses.get(board_id, []) if s["id"] == status_id), None)
+
+    # --- serving ----------------------------------------------------------------------------
+    def public_paths(self) -> tuple[str, ...]:
+        return (r"/login/companyinfo/[^/]+",)
+
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        c = self.credentials
+        expected = base64.b64encode(
+            f"{c['company_id']}+{c['public_key']}:{c['private_key']}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return cw_error(401, "Unauthorized", "Authentication failed.")
+        if request.headers.get("clientId") != c["client_id"]:
+            return cw_error(401, "Unauthorized", "A valid clientId header is required.")
+        return None
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_get("/login/companyinfo/{company}", self._companyinfo)
+        lists = {"/company/companies": (self.companies, "Company"),
+                 "/company/contacts": (self.contacts, "Contact"),
+                 "/company/configurations": (self.configurations, "Configuration"),
+                 "/finance/agreements": (self.agreements, "Agreement"),
+                 "/finance/invoices": (self.invoices, "Invoice"),
+                 "/service/boards": (self.boards, "Board"),
+                 "/service/priorities": (self.priorities, "Priority")}
+        for path, (store, name) in lists.items():
+            router.add_get(ROOT + path, self._lister(store))
+            router.add_get(ROOT + path + "/{id:\\d+}", self._getter(store, name))
+        router.add_get(ROOT + "/service/boards/{id:\\d+}/statuses", self._board_statuses)
+        router.add_get(ROOT + "/service/tickets", self._lister(self.tickets))
+        router.add_post(ROOT + "/service/tickets", self._create_ticket)
+        router.add_get(ROOT + "/service/tickets/{id:\\d+}", self._getter(self.tickets, "Ticket"))
+        router.add_patch(ROOT + "/service/tickets/{id:\\d+}", self._patch_ticket)
+        router.add_get(ROOT + "/service/tickets/{id:\\d+}/notes", self._list_notes)
+        router.add_post(ROOT + "/service/tickets/{id:\\d+}/notes", self._create_note)
+
+    async def _companyinfo(self, request: web.Request) -> web.Response:
+        if request.match_info["company"].lower() != self.credentials["company_id"].lower():
+            return cw_error(404, "NotFound", "Company not found")
+        return web.json_response({"CompanyName": "Vectis Simulated MSP", "Codebase": CODEBASE,
+                                  "VersionCode": "v2025.1", "CompanyID": self.credentials[
+                                      "company_id"], "IsCloud": True, "SiteUrl": request.host})
+
+    def _page(self, request: web.Request, items: list[dict]) -> web.Response:
+        """Filter by `conditions`, sort by `orderBy`, answer one page as a bare array with
+        first/prev/next/last in `Link`."""
+        query = request.query
+        try:
+            page = int(query.get("page", 1))
+            size = min(int(query.get("pageSize", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
+            if page < 1 or size < 1:
+                raise ValueError("page and pageSize must be positive")
+            if query.get("conditions"):
+                predicate = parse_conditions(query["conditions"])
+                items = [item for item in items if predicate(item)]
+        except ValueError as exc:
+            return cw_error(400, "InvalidObject", f"Invalid request: {exc}")
+        for clause in reversed(query.get("orderBy", "id asc").split(",")):
+            field, _, direction = clause.strip().partition(" ")
+            items = sorted(items, key=lambda r, f=field: (lookup(r, f) is None, lookup(r, f) or 0),
+                           reverse=direction.strip().lower() == "desc")
+        last = max(1, math.ceil(len(items) / size))
+        links = [(1, "first"), (page - 1, "prev")] if page > 1 else []
+        links += [(page + 1, "next"), (last, "last")] if page < last else []
+        headers = {"Link": ", ".join(f'<{request.url.update_query(page=p, pageSize=size)}>; '
+                                     f'rel="{rel}"' for p, rel in links)} if links else {}
+        return web.json_response(items[(page - 1) * size: page * size], headers=headers)
+
+    def _lister(self, store: dict):
+        async def handler(request: web.Request) -> web.Response:
+            return self._page(request, list(store.values()))
+        return handler
+
+    def _getter(self, store: dict, name: str):
+        async def handler(request: web.Request) -> web.Response:
+            item = store.get(int(request.match_info["id"]))
+            if item is None:
+                return cw_error(404, "NotFound", f"{name} {request.match_info['id']} not found")
+            return web.json_response(item)
+        return handler
+
+    async def _board_statuses(self, request: web.Request) -> web.Response:
+        board_id = int(request.match_info["id"])
+        if board_id not in self.boards:
+            return cw_error(404, "NotFound", f"Board {board_id} not found")
+        return self._page(request, [{**s, "board": _ref(self.boards[board_id])}
+                                    for s in self.statuses.get(board_id, [])])
+
+    async def _body(self, request: web.Request) -> Any:
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        self.writes.append({"method": request.method, "path": request.path, "body": body})
+        return body
+
+    async def _create_ticket(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            return invalid("ticket", [_e("ticket", "The ticket object is null.", "NullObject")])
+        errors, refs, summary = [], {}, body.get("summary")
+        if not isinstance(summary, str) or not summary.strip():
+            errors.append(_e("summary", "The summary field is required.", "NullObject"))
+        elif len(summary) > 100:
+            errors.append(_e("summary", "summary cannot be longer than 100 characters."))
+        for field, store in (("company", self.companies), ("board", self.boards),
+                             ("priority", self.priorities), ("contact", self.contacts)):
+            ref = body.get(field)
+            if ref is None:       # board, priority and contact fall back to the defaults
+                if field == "company":
+                    errors.append(_e(field, "The company field is required.", "NullObject"))
+                continue
+            refs[field] = store.get(ref.get("id")) if isinstance(ref, dict) else None
+            if refs[field] is None:
+                errors.append(_e(field, f"{field.capitalize()} not found."))
+        board_id = (refs.get("board") or {}).get("id") or min(self.boards)
+        if body.get("status") and self._status(board_id, body["status"].get("id")) is None:
+            errors.append(_e("status", "Status is not valid for this board."))
+        if errors:
+            return invalid("ticket", errors)
+        ticket = {"summary": summary, "company": _ref(refs["company"], "identifier"),
+                  "board": {"id": board_id}, "status": body.get("status") or {},
+                  "severity": body.get("severity", "Medium"), "impact": body.get("impact", "Medium")}
+        if "priority" in refs:
+            ticket["priority"] = _ref(refs["priority"], "sort")
+        if "contact" in refs:
+            ticket["contact"] = _ref(refs["contact"])
+        ticket.update({f: body[f] for f in ("contactName", "contactEmailAddress") if body.get(f)})
+        ticket = self._fill_ticket(ticket)
+        # CW stores the initial texts as the ticket's first notes.
+        for field, flag in (("initialDescription", "detailDescriptionFlag"),
+                            ("initialInternalAnalysis", "internalAnalysisFlag")):
+            if body.get(field):
+                self._add_note(ticket, {"text": body[field], flag: True})
+        return web.json_response(ticket, status=201)
+
+    async def _patch_ticket(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(int(request.match_info["id"]))
+        body = await self._body(request)
+        if ticket is None:
+            return cw_error(404, "NotFound", f"Ticket {request.match_info['id']} not found")
+        if not isinstance(body, list) or not all(isinstance(op, dict) for op in body):
+            return invalid("ticket", [_e("patch", "Expected a JSON Patch array.")])
+        for op in body:
+            path, value = str(op.get("path", "")).strip("/").lower(), op.get("value")
+            if op.get("op") not in ("replace", "add") or path not in ("status/id", "summary"):
+                return invalid("ticket", [_e(path, f"Unsupported patch {op.get('op')} {path}")])
+            if path == "status/id":
+                status = self._status(ticket["board"]["id"], value)
+                if status is None:
+                    return invalid("ticket", [_e("status", "Status is not valid for this board.")])
+                closed = bool(status.get("closedStatus"))
+                ticket.update(status=_ref(status), closedFlag=closed,
+                              closedDate=now_iso() if closed else None,
+                              closedBy=API_MEMBER["identifier"] if closed else None)
+            else:
+                ticket["summary"] = value
+        ticket["_info"]["lastUpdated"] = now_iso()
+        return web.json_response(ticket)
+
+    async def _list_notes(self, request: web.Request) -> web.Response:
+        ticket_id = int(request.match_info["id"])
+        if ticket_id not in self.tickets:
+            return cw_error(404, "NotFound", f"Ticket {ticket_id} not found")
+        return self._page(request, self.notes.get(ticket_id, []))
+
+    async def _create_note(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(int(request.match_info["id"]))
+        body = await self._body(request)
+        if ticket is None:
+            return cw_error(404, "NotFound", f"Ticket {request.match_info['id']} not found")
+        if not isinstance(body, dict) or not str(body.get("text") or "").strip():
+            return invalid("note", [_e("text", "The text field is required.", "NullObject")])
+        if not any(body.get(f) for f in ("detailDescriptionFlag", "internalAnalysisFlag",
+                                         "resolutionFlag")):
+            return invalid("note", [_e("flags", "A note needs a Discussion, Internal or "
+                                                "Resolution flag.")])
+        return web.json_response(self._add_note(ticket, body), status=201)
+
+    def _add_note(self, ticket: dict, body: dict) -> dict:
+        stamp = now_iso()
+        flags = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag", "issueFlag",
+                 "customerUpdatedFlag", "processNotifications")
+        note = {"id": next(self._ids), "ticketId": ticket["id"], "text": body["text"],
+                **{f: bool(body.get(f)) for f in flags},
+                "internalFlag": bool(body.get("internalAnalysisFlag")),
+                "externalFlag": bool(body.get("detailDescriptionFlag") or body.get("resolutionFlag")),
+                "member": API_MEMBER, "dateCreated": stamp, "createdBy": API_MEMBER["identifier"],
+                "_info": {"lastUpdated": stamp, "updatedBy": API_MEMBER["identifier"]}}
+        if isinstance(body.get("contact"), dict):
+            note["contact"] = body["contact"]
+        self.notes.setdefault(ticket["id"], []).append(note)
+        ticket["_info"]["lastUpdated"] = stamp
+        return note
+
+
+def _e(field: str, message: str, code: str = "InvalidObject") -> dict:
+    return {"code": code, "message": message, "field": field}
+
+
+def _ref(obj: dict, *extra: str) -> dict:
+    """The `{id, name, ...}` reference CW embeds for a linked object."""
+    return {k: obj[k] for k in ("id", "name", *extra) if k in obj} | (
+        {"sort": obj["sortOrder"]} if "sort" in extra and "sortOrder" in obj else {})
+
+
+SIMULATOR = ConnectWiseSimulator
