@@ -2,6 +2,7 @@
 and the real application listening on loopback."""
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from dataclasses import dataclass
@@ -59,29 +60,40 @@ class LiveServer:
     services: Services
 
     def url(self, slug: str, path: str = "/") -> str:
-        return f"http://{slug}.localhost:{self.port}{path}"
+        return f"{self.config.public_scheme}://{slug}.localhost:{self.port}{path}"
 
     @property
     def storage(self) -> Storage:
         return self.services.storage
 
 
-@pytest.fixture
-async def live_server(tmp_path, mongo_uri, db_prefix, storage):
-    """The real application on a loopback port, sharing the test's storage."""
+@contextlib.asynccontextmanager
+async def running_server(tmp_path, mongo_uri, db_prefix, storage, *, ssl_context=None, **overrides):
+    """The real application on a free loopback port, sharing the test's storage; with
+    `ssl_context` it serves HTTPS and its public URLs are https."""
     import socket
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = make_config(tmp_path, mongo_uri, db_prefix, port=port)
+    if ssl_context is not None:
+        overrides.setdefault("public_scheme", "https")
+    config = make_config(tmp_path, mongo_uri, db_prefix, port=port, **overrides)
     services = make_services(config, storage)
     services.indexes_ready = True
     await services.start()
-    server, _ = start_http(services, "127.0.0.1", port)
-    yield LiveServer(port=port, config=config, services=services)
-    server.stop()
-    await server.close_all_connections()
-    await services.stop()
+    server, _ = start_http(services, "127.0.0.1", port, ssl_options=ssl_context)
+    try:
+        yield LiveServer(port=port, config=config, services=services)
+    finally:
+        server.stop()
+        await server.close_all_connections()
+        await services.stop()
+
+
+@pytest.fixture
+async def live_server(tmp_path, mongo_uri, db_prefix, storage):
+    async with running_server(tmp_path, mongo_uri, db_prefix, storage) as server:
+        yield server
 
 
 @pytest.fixture

@@ -63,11 +63,13 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
             log.info("embedded database stopped")
 
 
-def start_http(services: Services, host: str, port: int) -> tuple[tornado.httpserver.HTTPServer, int]:
-    """Listen for the app; port 0 picks a free port, which is returned."""
+def start_http(services: Services, host: str, port: int,
+               ssl_options=None) -> tuple[tornado.httpserver.HTTPServer, int]:
+    """Listen for the app; port 0 picks a free port, which is returned. `ssl_options` (an
+    SSLContext) serves HTTPS directly; deployments usually terminate TLS at a reverse proxy."""
     server = tornado.httpserver.HTTPServer(
         make_app(services), xheaders=False, max_body_size=MAX_BODY_BYTES,
-        idle_connection_timeout=75, body_timeout=30)
+        idle_connection_timeout=75, body_timeout=30, ssl_options=ssl_options)
     try:
         sockets = tornado.netutil.bind_sockets(port, host)
     except OSError as exc:

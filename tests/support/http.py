@@ -27,7 +27,8 @@ class LocalhostResolver(AbstractResolver):
         await self._default.close()
 
 
-def client_session(**kwargs) -> aiohttp.ClientSession:
-    connector = aiohttp.TCPConnector(resolver=LocalhostResolver(), force_close=False)
+def client_session(ssl_context=None, **kwargs) -> aiohttp.ClientSession:
+    connector = aiohttp.TCPConnector(resolver=LocalhostResolver(), force_close=False,
+                                     ssl=ssl_context if ssl_context is not None else True)
     kwargs.setdefault("timeout", aiohttp.ClientTimeout(total=30))
     return aiohttp.ClientSession(connector=connector, **kwargs)

@@ -25,11 +25,12 @@ class HeadlessOperator:
     password: str = PASSWORD
     decision: str = "approve"
     scopes: list[str] | None = None        # None: keep what the consent page pre-checks
+    ssl_context: object = None             # trust for an https server (a test CA)
     consent_pages: list[str] = field(default_factory=list)
     results: list[Redirected] = field(default_factory=list)
 
     async def authorize(self, url: str) -> Redirected:
-        async with client_session() as http:
+        async with client_session(self.ssl_context) as http:
             location = await self._get(http, url)
             if urlsplit(location).path == "/signin":
                 signin_url = urljoin(url, location)

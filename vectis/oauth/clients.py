@@ -2,14 +2,11 @@
 Client ID Metadata Document, fetched and validated under the SSRF guard of `cimd`."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .cimd import ClientMetadataError, is_metadata_url
 from .redirects import redirect_host
-
-log = logging.getLogger("vectis.oauth")
 
 
 @dataclass(frozen=True)
@@ -41,10 +38,8 @@ async def resolve_client(services, slug: str, client_id: str) -> OAuthClient | N
     if is_metadata_url(client_id):
         try:
             doc = await services.client_metadata.get(client_id)
-        except ClientMetadataError as exc:
-            log.warning("client metadata document refused", extra={
-                "tenant": slug, "client_host": urlsplit(client_id).hostname, "reason": exc.reason})
-            return None
+        except ClientMetadataError:
+            return None   # the fetcher has logged the reason for the operator
         grant_types = tuple(doc.grant_types or ("authorization_code", "refresh_token"))
         return OAuthClient(client_id=doc.client_id, name=doc.client_name,
                            redirect_uris=tuple(doc.redirect_uris), auth_method="none",
