@@ -162,6 +162,13 @@ async def seed_data(storage: Storage, config: Config, args) -> str:
     return json.dumps(inserted)
 
 
+async def rotate_signing_key(storage: Storage, config: Config, args) -> str:
+    from ..config import decode_key
+    from ..oauth.keys import SigningKeys
+    await _tenant_or_fail(storage, args.slug)
+    return await SigningKeys(storage, decode_key(config.encryption_key)).rotate(args.slug)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python server.py admin",
                                      description="Administer tenants, operators and tokens.")
@@ -213,6 +220,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, metavar="N")
     p.add_argument("--reset", action="store_true", help="back to the defaults")
     p.set_defaults(run=set_rate_limits)
+
+    p = sub.add_parser("rotate-signing-key",
+                       help="new OAuth token signing key for a tenant (prints its key id); "
+                            "tokens signed before keep working until they expire")
+    p.add_argument("slug")
+    p.set_defaults(run=rotate_signing_key)
 
     p = sub.add_parser("seed-data", help="load generated MSP data into a tenant (demo, benchmarks)")
     p.add_argument("slug")

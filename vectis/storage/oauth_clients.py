@@ -62,8 +62,9 @@ class SigningKeyRepository:
         await self._keys(slug).insert_one(doc)
 
     async def retire_others(self, slug: str, keep_kid: str, when: datetime) -> None:
+        # A retired key only verifies: its private half is not kept.
         await self._keys(slug).update_many({"_id": {"$ne": keep_kid}, "retired_at": None},
-                                           {"$set": {"retired_at": when}})
+                                           {"$set": {"retired_at": when, "private_encrypted": None}})
 
     async def delete_retired_before(self, slug: str, when: datetime) -> int:
         result = await self._keys(slug).delete_many({"retired_at": {"$ne": None, "$lt": when}})
