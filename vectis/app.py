@@ -21,9 +21,12 @@ from .storage import Storage
 from .tenancy import TenantResolver
 from .tools.catalog import build_registry
 from .tools.pagination import CursorCodec
+from .vendors.connections import Connections
+from .vendors.http import VendorHttp
 from .web import health, home, wellknown
 from .web.base import NotFoundHandler
 from .web.pages import default_handlers as page_handlers
+from .writes.dispatcher import WriteDispatcher
 
 access_log = logging.getLogger("vectis.access")
 
@@ -42,6 +45,8 @@ class Services:
     cursors: CursorCodec
     signing_keys: SigningKeys
     client_metadata: ClientMetadataFetcher
+    connections: Connections
+    writes: WriteDispatcher
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
 
@@ -50,6 +55,7 @@ class Services:
 
     async def stop(self) -> None:
         await self.client_metadata.close()
+        await self.connections.http.close()
         await self.audit.stop()
         await self.authenticator.drain()
 
@@ -65,12 +71,15 @@ def make_metadata_fetcher(config: Config) -> ClientMetadataFetcher:
 
 def make_services(config: Config, storage: Storage) -> Services:
     keys = SigningKeys(storage, decode_key(config.encryption_key))
+    audit = AuditLog(storage)
+    connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
     services = Services(
         config=config, storage=storage, tenants=TenantResolver(storage, config),
         authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
                                           keys),
-        signing_keys=keys, client_metadata=make_metadata_fetcher(config),
-        limiter=RateLimiter(storage), audit=AuditLog(storage), cursors=CursorCodec(config.cookie_secret),
+        signing_keys=keys, client_metadata=make_metadata_fetcher(config), connections=connections,
+        writes=WriteDispatcher(storage, connections, audit),
+        limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
     )
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))
     return services

@@ -18,12 +18,15 @@ MAX_BUFFERED = 50_000
 def audit_row(*, actor: dict, action: str, status: str, kind: str, target: dict | None = None,
               detail: dict | None = None, duration_ms: float | None = None,
               request_id: str | None = None) -> dict:
-    return {
+    row = {
         "_id": new_id("aud"), "at": datetime.now(UTC), "actor": actor, "action": action,
         "kind": kind, "status": status, "target": target, "detail": detail or {},
         "duration_ms": None if duration_ms is None else round(duration_ms, 2),
         "request_id": request_id,
     }
+    if kind in ("read", "write"):
+        row["mcpToolCallStatus"] = status   # the field name the public docs promise
+    return row
 
 
 class AuditLog:

@@ -61,7 +61,8 @@ class Dispatcher:
         if params.get("cursor") is not None:
             # Every tool fits on one page, so no cursor is ever issued.
             raise RpcError(INVALID_PARAMS, "invalid cursor")
-        tools = [spec.definition() for spec in self.caller.registry.visible(ctx.principal.scopes)]
+        vendors = await self.caller.connected_vendors(ctx.tenant.slug)
+        tools = [spec.definition() for spec in self.caller.registry.visible(ctx.principal.scopes, vendors)]
         if not ctx.modern and ctx.version == "2025-03-26":
             tools = [_as_2025_03_26(t) for t in tools]
         result: dict[str, Any] = {"tools": tools}

@@ -10,11 +10,13 @@ import time
 from datetime import UTC, date, datetime
 from typing import Any
 
+from cachetools import TTLCache
+
 from ..audit import audit_row
 from ..ratelimit import RateLimited
 from ..tools.pagination import InvalidCursor
 from ..tools.registry import ToolContext, ToolError, ToolRegistry
-from .protocol import INVALID_PARAMS, RATE_LIMITED, HttpFailure, RpcError
+from .protocol import INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure, RpcError
 
 log = logging.getLogger("vectis.mcp")
 
@@ -47,6 +49,17 @@ class ToolCaller:
     def __init__(self, services, registry: ToolRegistry):
         self._services = services
         self.registry = registry
+        # Which vendors each tenant has connected (the tools/list matrix), cached like tenants.
+        self._vendors: TTLCache = TTLCache(maxsize=10_000, ttl=services.config.tenant_cache_seconds)
+
+    async def connected_vendors(self, slug: str) -> frozenset[str]:
+        vendors = self._vendors.get(slug)
+        if vendors is None:
+            vendors = self._vendors[slug] = await self._services.storage.sources.connected_vendors(slug)
+        return vendors
+
+    def forget_vendors(self, slug: str) -> None:
+        self._vendors.pop(slug, None)
 
     def insufficient_scope(self, tenant, principal, needed: tuple[str, ...]) -> HttpFailure:
         wanted = " ".join(sorted(set(principal.scopes) | set(needed)))
@@ -59,6 +72,15 @@ class ToolCaller:
                                  "scope": " ".join(needed)},
                            {"WWW-Authenticate": challenge})
 
+    def mfa_required(self, tenant, principal, spec) -> RpcError:
+        path = "/account/mcp"
+        return RpcError(MFA_REQUIRED, f"{spec.name} needs an MFA-elevated credential. Open "
+                        f"{tenant.origin}{path}?token={principal.credential_id}, enter a code from "
+                        "your authenticator app to elevate this credential, then retry.",
+                        {"elevationPath": path,
+                         "elevationUrl": f"{tenant.origin}{path}?token={principal.credential_id}",
+                         "credentialId": principal.credential_id})
+
     async def call(self, tenant, principal, params: dict, request_id: str) -> dict:
         name = params.get("name")
         spec = self.registry.get(name) if isinstance(name, str) else None
@@ -67,7 +89,7 @@ class ToolCaller:
         missing = tuple(s for s in spec.scopes if s not in principal.scopes)
         actor = principal.audit_actor()
         if missing:
-            self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)})
+            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)})
             raise self.insufficient_scope(tenant, principal, spec.scopes)
         arguments = params.get("arguments", {})
         if arguments is None:
@@ -77,19 +99,28 @@ class ToolCaller:
         try:
             await self._services.limiter.check(tenant.slug, tenant.settings, principal.credential_id, spec.kind)
         except RateLimited as exc:
-            self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope})
+            await self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope})
             raise RpcError(RATE_LIMITED, f"Rate limited: {exc}. Retry after {exc.retry_after} s.",
                            {"retryAfterSeconds": exc.retry_after, "scope": exc.scope, "limit": exc.limit}) from None
         errors = spec.argument_errors(arguments)
         if errors:
-            self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"})
+            await self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"})
             return error_result("Invalid arguments: " + "; ".join(errors) +
                                 f". See the inputSchema of {spec.name} in tools/list.")
+        if spec.requires_mfa and not principal.elevated():
+            await self._audit(tenant, spec, actor, "denied_mfa", request_id, {})
+            raise self.mfa_required(tenant, principal, spec)
         started = time.perf_counter()
         ctx = ToolContext(tenant=tenant, principal=principal, storage=self._services.storage,
-                          cursors=self._services.cursors, now=datetime.now(UTC), tool=spec.name)
+                          cursors=self._services.cursors, now=datetime.now(UTC), tool=spec.name,
+                          request_id=request_id, writes=self._services.writes)
+        meta = None
         try:
-            structured = jsonable(await spec.handler(ctx, arguments))
+            raw = await spec.handler(ctx, arguments)
+            meta = getattr(raw, "meta", None)
+            structured = jsonable(dict(raw))
+        except RpcError:
+            raise
         except InvalidCursor as exc:
             result, status, detail = error_result(f"{exc}. Start again without a cursor."), "error", {"reason": "cursor"}
         except ToolError as exc:
@@ -101,10 +132,19 @@ class ToolCaller:
             status, detail = "error", {"reason": "internal"}
         else:
             result, status, detail = success_result(structured), "success", {}
-        self._audit(tenant, spec, actor, status, request_id, detail, (time.perf_counter() - started) * 1000)
+            if meta:
+                result["_meta"] = meta
+        if spec.read_only:   # a write's outcome was audited by the write dispatcher itself
+            await self._audit(tenant, spec, actor, status, request_id, detail,
+                              (time.perf_counter() - started) * 1000)
         return result
 
-    def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None) -> None:
-        self._services.audit.record(tenant.slug, audit_row(
-            actor=actor, action=spec.name, status=status, kind=spec.kind, detail=detail,
-            duration_ms=duration_ms, request_id=request_id))
+    async def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None) -> None:
+        """Reads are buffered; a write tool's row is stored before the call returns, and the call
+        fails if it cannot be."""
+        row = audit_row(actor=actor, action=spec.name, status=status, kind=spec.kind, detail=detail,
+                        duration_ms=duration_ms, request_id=request_id)
+        if spec.read_only:
+            self._services.audit.record(tenant.slug, row)
+        else:
+            await self._services.audit.write(tenant.slug, row)

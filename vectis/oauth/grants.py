@@ -108,7 +108,11 @@ class Grants:
         scopes = tuple(s for s in used["scopes"] if s in effective_scopes(used["scopes"], user["role"]))
         refresh = secrets.token_urlsafe(32) if client.refreshes else None
         lifetime = REFRESH_LIFETIME if refresh else access_tokens.LIFETIME
-        created = await self._storage.oauth_grants.insert(tenant.slug, {
+        # The insert fails when a replay of this code, seen while we were here, already revoked
+        # the grant (leaving a revoked placeholder under its id). This request won the code, so it is
+        # answered with tokens, dead on arrival: exactly one redemption of a code gets a 200
+        # whatever order the requests were seen in, and a replay always kills what it produced.
+        await self._storage.oauth_grants.insert(tenant.slug, {
             "_id": grant_id, "client_id": client.client_id, "client_name": client.name,
             "client_host": client.host, "client_kind": client.kind, "user_id": user["_id"],
             "scopes": list(scopes), "resource": used["resource"], "created_at": now,
@@ -117,8 +121,6 @@ class Grants:
             "refresh": {"current": self._hash("refresh", refresh) if refresh else None,
                         "previous": None, "retired": [], "pending": None, "grace_until": None},
         })
-        if not created:   # the code was replayed while we were here: the replay revoked the grant
-            raise _invalid_grant()
         if client.kind == "registered":
             await self._storage.oauth_clients.mark_used(tenant.slug, client.client_id)
         access, expires_in = await access_tokens.mint(

@@ -11,6 +11,7 @@ from .core import Database, InvalidSlug, check_slug, make_client
 from .counters import CounterRepository
 from .customers import CustomerRepository
 from .finance import FinanceRepository
+from .idempotency import IdempotencyRepository
 from .notes import NoteRepository
 from .oauth_clients import OAuthClientRepository, SigningKeyRepository
 from .oauth_grants import OAuthCodeRepository, OAuthGrantRepository
@@ -18,9 +19,11 @@ from .pats import PatRepository
 from .rules import RuleRepository
 from .search import SearchRepository
 from .sessions import SessionRepository
+from .sources import SourceRepository
 from .tenants import DomainTaken, TenantExists, TenantRepository
 from .tickets import TicketRepository
 from .users import UserExists, UserRepository, normalize_email
+from .vendor_changes import VendorChangeRepository
 
 __all__ = [
     "Storage", "make_client", "check_slug", "InvalidSlug", "TenantExists", "DomainTaken",
@@ -46,6 +49,9 @@ class Storage:
         self.rules = RuleRepository(self.db)
         self.search = SearchRepository(self.db)
         self.sessions = SessionRepository(self.db)
+        self.sources = SourceRepository(self.db)
+        self.idempotency = IdempotencyRepository(self.db)
+        self.vendor_changes = VendorChangeRepository(self.db)
         self.oauth_clients = OAuthClientRepository(self.db)
         self.oauth_codes = OAuthCodeRepository(self.db)
         self.oauth_grants = OAuthGrantRepository(self.db)

@@ -17,6 +17,10 @@ class AuditRepository:
         if rows:
             await self._rows(slug).insert_many(rows, ordered=False)
 
+    async def finalize(self, slug: str, row_id: str, changes: dict) -> None:
+        """Complete a write's row, written before its dispatch, with the outcome."""
+        await self._rows(slug).update_one({"_id": row_id}, {"$set": changes})
+
     async def for_ticket(self, slug: str, ticket_id: str | None, uuid_prefix: str | None,
                          limit: int) -> list[dict]:
         clauses = []

@@ -31,7 +31,7 @@ class CustomerRepository:
     async def contact(self, slug: str, contact_id: str | None) -> dict | None:
         if not contact_id:
             return None
-        return await self._db.tenant(slug)["contacts"].find_one({"_id": contact_id}, {"refs": 0})
+        return await self._db.tenant(slug)["contacts"].find_one({"_id": contact_id})
 
     async def open_counts(self, slug: str, customer_id: str) -> dict[str, int]:
         db = self._db.tenant(slug)

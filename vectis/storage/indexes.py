@@ -46,7 +46,10 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         _refs(),
         _search_terms(),
     ],
-    "ticket_messages": [IndexModel([("ticket_id", ASC), ("created_at", DESC)], name="ticket_thread")],
+    "ticket_messages": [
+        IndexModel([("ticket_id", ASC), ("created_at", DESC)], name="ticket_thread"),
+        IndexModel([("refs.source_id", ASC), ("refs.external_id", ASC)], name="refs"),
+    ],
     "alerts": [
         IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
         IndexModel([("customer_id", ASC), ("status", ASC), ("created_at", DESC)], name="customer_status"),
@@ -106,6 +109,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("user_id", ASC), ("created_at", DESC)], name="user_created"),
         IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
     ],
+    "idempotency": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
     "ratelimits": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],
     "audit_log": [
         IndexModel([("at", DESC)], name="at"),

@@ -1,10 +1,23 @@
 """Every tool module, in the order tools are listed; the one place a new module is added."""
 from __future__ import annotations
 
-from . import alerts, assets, audit_tools, customers, finance, notes, rules, search_tools, snapshot, tickets
+from . import (
+    alerts,
+    assets,
+    audit_tools,
+    customers,
+    finance,
+    notes,
+    rules,
+    search_tools,
+    snapshot,
+    tickets,
+    write_tools,
+)
 from .registry import ToolRegistry
 
-TOOL_MODULES = (customers, tickets, search_tools, alerts, assets, finance, notes, rules, snapshot, audit_tools)
+TOOL_MODULES = (customers, tickets, search_tools, alerts, assets, finance, notes, rules, snapshot,
+                audit_tools, write_tools)
 
 
 def build_registry() -> ToolRegistry:

@@ -22,6 +22,16 @@ class ToolContext:
     cursors: Any           # vectis.tools.pagination.CursorCodec
     now: datetime
     tool: str = ""
+    request_id: str = ""
+    writes: Any = None     # vectis.writes.dispatcher.WriteDispatcher, for write tools
+
+
+class ToolResult(dict):
+    """A handler's structured output with protocol metadata for the result's `_meta`."""
+
+    def __init__(self, structured: dict, meta: dict):
+        super().__init__(structured)
+        self.meta = meta
 
 
 Handler = Callable[[ToolContext, dict], Awaitable[dict]]
@@ -50,6 +60,8 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = True
     open_world: bool = False
+    requires_mfa: bool = False                 # the credential must be elevated (TOTP) to call it
+    vendors: frozenset[str] | None = None      # listed only when one of these is connected
     _validator: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -119,6 +131,8 @@ class ToolRegistry:
     def get(self, name: str) -> ToolSpec | None:
         return self._specs.get(name)
 
-    def visible(self, scopes: frozenset[str]) -> list[ToolSpec]:
-        """The tools a credential may call, in a deterministic (declaration) order."""
-        return [s for s in self._specs.values() if scopes.issuperset(s.scopes)]
+    def visible(self, scopes: frozenset[str], vendors: frozenset[str] = frozenset()) -> list[ToolSpec]:
+        """The tools a credential may call, in a deterministic (declaration) order: its scopes
+        cover the tool's, and a vendor tool needs one of its vendors connected (the matrix)."""
+        return [s for s in self._specs.values() if scopes.issuperset(s.scopes)
+                and (s.vendors is None or s.vendors & vendors)]
