@@ -100,7 +100,7 @@ class Grants:
             redirect_uri=form.get("redirect_uri", ""), code_challenge=s256(verifier), now=now,
             grant_id=grant_id)
         if used is None:
-            await self._explain_failed_redemption(tenant, client, code_hash)
+            await self._explain_failed_redemption(tenant, client, code_hash, form, verifier)
         user = await self._storage.users.by_id(tenant.slug, used["user_id"])
         if user is None or user.get("disabled"):
             await self._storage.oauth_grants.revoke(tenant.slug, grant_id, "user disabled")
@@ -129,11 +129,15 @@ class Grants:
         return TokenSet(access, expires_in, scopes, refresh)
 
     async def _explain_failed_redemption(self, tenant: Tenant, client: OAuthClient,
-                                         code_hash: str) -> None:
-        """Always raises invalid_grant. A code already used by its own client is a replay: the
-        grant it produced is revoked. Another client's code is answered as if it did not exist."""
+                                         code_hash: str, form: dict, verifier: str) -> None:
+        """Always raises invalid_grant. A used code presented again with its full proof (same
+        client, redirect URI and PKCE verifier) is a replay: the grant it produced is revoked.
+        Without the verifier it proves nothing, so someone who merely saw the code cannot end
+        the user's connection. Another client's code is answered as if it did not exist."""
         code = await self._storage.oauth_codes.get(tenant.slug, code_hash)
-        if code is not None and code["client_id"] == client.client_id and code.get("consumed_at"):
+        if (code is not None and code["client_id"] == client.client_id and code.get("consumed_at")
+                and code["redirect_uri"] == form.get("redirect_uri", "")
+                and code["code_challenge"] == s256(verifier)):
             await self.revoke_grant(tenant, code["grant_id"], "authorization code replayed")
         raise _invalid_grant("The authorization code is invalid, expired or already used.")
 

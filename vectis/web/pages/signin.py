@@ -17,7 +17,9 @@ FAILURE_MESSAGE = "The e-mail address or password is not correct."
 
 def safe_next(value: str | None) -> str:
     """A local path to return to after sign-in; anything that could leave the site is dropped."""
-    if not value or len(value) > 2000 or not value.startswith("/") or value.startswith("//"):
+    # Long enough for an OAuth authorization request (state, client_id and redirect URI may each
+    # be up to 2000 characters), which sign-in must return to.
+    if not value or len(value) > 8192 or not value.startswith("/") or value.startswith("//"):
         return DEFAULT_NEXT
     if "\\" in value or any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
         return DEFAULT_NEXT
