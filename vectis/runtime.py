@@ -35,6 +35,7 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
     storage = Storage(make_client(uri), config.db_prefix)
     server: tornado.httpserver.HTTPServer | None = None
     services = make_services(config, storage)
+    fleet = None
     try:
         await storage.ping()
         count = await storage.ensure_indexes()
@@ -44,10 +45,11 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
         if config.seed_demo:
             from .demo.seed import seed_demo
             demo_logins = await seed_demo(storage, config)
+            fleet = await start_demo_vendors(storage, services, list(demo_logins))
         await services.start()
         server, port = start_http(services, config.host, config.port)
         if ready_message:
-            print_banner(config, port, demo_logins, await storage.tenants.list())
+            print_banner(config, port, demo_logins, await storage.tenants.list(), fleet)
         log.info("listening on %s:%d", config.host, port)
         await _wait_for_stop_signal()
         log.info("stopping: no new connections, draining for up to %.0f s", DRAIN_SECONDS)
@@ -56,11 +58,25 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
             server.stop()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(server.close_all_connections(), DRAIN_SECONDS)
+        if fleet is not None:
+            await fleet.stop()
         await services.stop()
         await storage.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
             log.info("embedded database stopped")
+
+
+async def start_demo_vendors(storage: Storage, services: Services, slugs: list[str]):
+    """The demo's PSA, RMM and backup tools: a loopback simulator per source, seeded from the
+    tenant's data, with the source pointed at it, so write tools really dispatch over HTTP."""
+    from .simulators.fleet import SimulatorFleet
+    fleet = SimulatorFleet()
+    summary = await fleet.start_for_tenants(storage, services.connections, slugs)
+    for item in summary:
+        log.info("demo vendor simulator %s for %s at %s", item["vendor"], item["tenant"],
+                 item["base_url"])
+    return fleet
 
 
 def start_http(services: Services, host: str, port: int,
@@ -86,7 +102,8 @@ async def _wait_for_stop_signal() -> None:
     await stop.wait()
 
 
-def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: list[dict]) -> None:
+def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: list[dict],
+                 fleet=None) -> None:
     lines = [f"Vectis is running on http://{config.host}:{port} (base domain {config.base_domain})."]
     for tenant in tenants:
         slug = tenant["_id"]
@@ -103,6 +120,9 @@ def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: l
         email = next(iter(demo_logins[first]))
         lines.append(f"  python server.py admin issue-token {first} {email} --scopes read:customers,read:tickets --label demo")
         lines.append(f"  curl -H 'Host: {first}.{config.base_domain}:{port}' http://127.0.0.1:{port}/")
+    if fleet is not None:
+        lines.append("Demo vendor tools (simulated on loopback; write tools dispatch to them): "
+                     + ", ".join(sorted({f"{i['tenant']}:{i['vendor']}" for i in fleet.summary})))
     if config.base_domain == "localhost":
         lines.append("Note: browsers resolve *.localhost to this machine; other clients may need "
                      "/etc/hosts entries such as '127.0.0.1 acme.localhost'.")

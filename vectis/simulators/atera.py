@@ -106,6 +106,9 @@ class AteraSimulator(Simulator):
             self.invoices[int(row["InvoiceNumber"])] = dict(row)
         for row in technicians:
             self.technicians[int(row["TechnicianContactID"])] = dict(row)
+        # New objects continue after the seeded ids, as the vendor's own numbering would.
+        self._ids["ticket"] = max([self._ids["ticket"], *self.tickets])
+        self._ids["contact"] = max([self._ids["contact"], *self.contacts])
 
     def state(self) -> dict:
         return {"customers": list(self.customers.values()), "contacts": list(self.contacts.values()),

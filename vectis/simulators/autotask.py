@@ -171,6 +171,7 @@ class AutotaskSimulator(Simulator):
             note = {"id": next(self._ids), "noteType": 1, "publish": 1, "title": "",
                     "createDateTime": now_iso(), **item}
             self.notes[note["id"]] = note
+        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets, *self.notes])
 
     def state(self) -> dict:
         return {"tickets": list(self.tickets.values()), "notes": list(self.notes.values()),
@@ -397,3 +398,9 @@ class AutotaskSimulator(Simulator):
 
 
 SIMULATOR = AutotaskSimulator
+
+
+def _past(counter, used) -> itertools.count:
+    """A counter that continues after every seeded id, so a created object never reuses one."""
+    start = next(counter)
+    return itertools.count(max([start, *(int(i) + 1 for i in used if str(i).isdigit())]))

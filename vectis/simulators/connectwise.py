@@ -168,6 +168,8 @@ class ConnectWiseSimulator(Simulator):
             note = {"id": next(self._ids), "dateCreated": now_iso(), "internalAnalysisFlag": False,
                     "detailDescriptionFlag": False, "resolutionFlag": False, **item}
             self.notes.setdefault(int(note["ticketId"]), []).append(note)
+        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets,
+                                      *(n["id"] for ns in self.notes.values() for n in ns)])
 
     def state(self) -> dict:
         return {"tickets": list(self.tickets.values()), "notes": self.notes, "writes": self.writes}
@@ -396,3 +398,9 @@ def _ref(obj: dict, *extra: str) -> dict:
 
 
 SIMULATOR = ConnectWiseSimulator
+
+
+def _past(counter, used) -> itertools.count:
+    """A counter that continues after every seeded id, so a created object never reuses one."""
+    start = next(counter)
+    return itertools.count(max([start, *(int(i) + 1 for i in used if str(i).isdigit())]))
