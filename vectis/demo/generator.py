@@ -51,15 +51,17 @@ def demo_operators(slug: str) -> list[DemoOperator]:
 
 
 def generate_tenant(slug: str, *, customers: int = 40, tickets_per_customer: float = 12.0,
-                    now: datetime) -> Iterator[tuple[str, list[dict]]]:
+                    now: datetime, vendors: tuple[str, str, str] | None = None,
+                    ) -> Iterator[tuple[str, list[dict]]]:
     """Yield (collection, documents) batches of at most BATCH_SIZE, referenced documents first.
 
-    Users come without `password_hash`; the seeder adds it.
+    Users come without `password_hash`; the seeder adds it. `vendors` = (PSA, RMM, backup)
+    overrides the tenant's usual vendors (tests exercise every vendor this way).
     """
     now = utc_millis(now)
     master = random.Random(f"vectis-demo:{slug}:{customers}:{tickets_per_customer!r}")
     users = _users(master, slug, now)
-    sources = _sources(master, slug, now)
+    sources = _sources(master, vendors or tenant_vendors(slug), now)
     gen = Generation(master, now, {s["kind"]: s for s in sources}, users)
     profiles = customer_profiles(master, customers)
     ticket_counts = _spread(round(customers * tickets_per_customer),
@@ -97,9 +99,9 @@ def tenant_vendors(slug: str) -> tuple[str, str, str]:
     return rng.choice(words.PSA_VENDORS), rng.choice(words.RMM_VENDORS), words.BACKUP_VENDOR
 
 
-def _sources(rng: random.Random, slug: str, now: datetime) -> list[dict]:
+def _sources(rng: random.Random, vendors: tuple[str, str, str], now: datetime) -> list[dict]:
     sources = []
-    for kind, vendor in zip(("psa", "rmm", "backup"), tenant_vendors(slug), strict=True):
+    for kind, vendor in zip(("psa", "rmm", "backup"), vendors, strict=True):
         sources.append({
             "_id": new_id(rng, "src"), "kind": kind, "vendor": vendor,
             "name": words.VENDOR_NAMES[vendor], "base_url": None, "credentials_encrypted": None,

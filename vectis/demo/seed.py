@@ -45,13 +45,15 @@ def demo_passwords(data_dir: Path) -> dict[str, dict[str, str]]:
 
 async def seed_tenant(storage: Storage, slug: str, name: str, *, passwords: dict[str, str],
                       customers: int = 40, tickets_per_customer: float = 12.0,
-                      now: datetime | None = None) -> dict[str, int]:
+                      now: datetime | None = None,
+                      vendors: tuple[str, str, str] | None = None) -> dict[str, int]:
     """Create the tenant and load generated data; returns documents inserted per collection."""
     await storage.tenants.ensure(slug, name)
     now = now or datetime.now(UTC)
     inserted: dict[str, int] = {}
     for collection, batch in generate_tenant(slug, customers=customers,
-                                             tickets_per_customer=tickets_per_customer, now=now):
+                                             tickets_per_customer=tickets_per_customer, now=now,
+                                             vendors=vendors):
         if collection == "users":
             batch = [_with_password(user, passwords) for user in batch]
         inserted[collection] = inserted.get(collection, 0) + await storage.bulk.insert_missing(
