@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import ssl
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import tornado.web
 
@@ -78,7 +79,8 @@ def make_services(config: Config, storage: Storage) -> Services:
         authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
                                           keys),
         signing_keys=keys, client_metadata=make_metadata_fetcher(config), connections=connections,
-        writes=WriteDispatcher(storage, connections, audit),
+        writes=WriteDispatcher(storage, connections, audit,
+                               lease=timedelta(seconds=config.write_lease_seconds)),
         limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
     )
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))

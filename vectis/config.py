@@ -148,6 +148,12 @@ SETTINGS: tuple[Setting, ...] = (
             "Comma-separated browser origins (scheme://host[:port]) allowed to call /api/mcp, "
             "besides the tenant's own origin; loopback origins are also allowed in development.",
             check=_origins),
+    Setting("write_lease_seconds", float, 120.0,
+            "How long a write with an idempotency_key is reserved by the process dispatching it. "
+            "A duplicate arriving later waits for it; after this long without an answer (the "
+            "process died) another process looks the effect up at the vendor and finishes it. "
+            "Keep it above the vendor call budget (3 attempts × 20 s).",
+            check=lambda v: None if v >= 1 else "must be at least 1 second"),
     Setting("oauth_cimd_allow_networks", str, "",
             "Comma-separated CIDR ranges that Client ID Metadata Documents may be fetched from "
             "although they are private or loopback. Empty in production: only for tests and labs.",
@@ -181,6 +187,7 @@ class Config:
     tenant_cache_seconds: float
     auth_cache_seconds: float
     allowed_origins: str
+    write_lease_seconds: float
     oauth_cimd_allow_networks: str
     oauth_cimd_ca_file: str
     log_level: str

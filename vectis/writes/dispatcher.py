@@ -29,7 +29,7 @@ from ..vendors.errors import VendorError, VerbUnsupported
 from .actions import ACTIONS, Resolved, WriteContext
 
 log = logging.getLogger("vectis.writes")
-LEASE = timedelta(seconds=120)      # longer than a vendor call with all its retries
+LEASE = timedelta(seconds=120)      # default; longer than a vendor call with all its retries
 WAIT_FOR_PEER = 3.0                 # how long a duplicate waits for the first call to finish
 RECOVERY_SKEW = timedelta(seconds=5)
 
@@ -71,7 +71,8 @@ def arguments_hash(action: str, params: dict) -> str:
 
 
 class WriteDispatcher:
-    def __init__(self, storage, connections, audit):
+    def __init__(self, storage, connections, audit, lease: timedelta = LEASE):
+        self._lease = lease
         self._storage = storage
         self._connections = connections
         self._audit = audit
@@ -112,7 +113,8 @@ class WriteDispatcher:
         owner = f"{self._process}:{secrets.token_hex(4)}"
         recovered = None
         if record_id is not None:
-            record = await self._storage.idempotency.reserve(req.slug, record_id, args_hash, owner, LEASE)
+            record = await self._storage.idempotency.reserve(req.slug, record_id, args_hash, owner,
+                                                              self._lease)
             if record is not None:
                 record, early = await self._settle_existing(req, record, args_hash, owner, row, started)
                 if early is not None:
@@ -145,7 +147,8 @@ class WriteDispatcher:
             await asyncio.sleep(0.1)
             record = await self._storage.idempotency.get(req.slug, record["_id"])
         if record is None:            # released: the first call certainly had no effect
-            again = await self._storage.idempotency.reserve(req.slug, record_id, args_hash, owner, LEASE)
+            again = await self._storage.idempotency.reserve(req.slug, record_id, args_hash, owner,
+                                                             self._lease)
             if again is None:
                 return None, None     # ours now, and nothing to recover
             await self._finish_row(req, row, "conflict", {"reason": "in_flight"}, started)
@@ -160,7 +163,7 @@ class WriteDispatcher:
             retry = max(1, math.ceil((_aware(record["lease_until"]) - datetime.now(UTC)).total_seconds()))
             await self._finish_row(req, row, "conflict", {"reason": "in_flight"}, started)
             raise IdempotencyInFlight(min(retry, 30))
-        taken = await self._storage.idempotency.take_over(req.slug, record, owner, LEASE)
+        taken = await self._storage.idempotency.take_over(req.slug, record, owner, self._lease)
         if taken is None:
             await self._finish_row(req, row, "conflict", {"reason": "in_flight"}, started)
             raise IdempotencyInFlight(1)
