@@ -12,7 +12,7 @@ from vectis.demo.generator import COLLECTIONS
 from vectis.demo.seed import DEMO_TENANTS, demo_passwords, seed_demo, seed_tenant
 
 from .conftest import make_config
-from .support.processes import ServerProcess
+from .support.processes import ServerProcess, clean_env, run_cli
 
 
 async def fingerprint(storage, slug):
@@ -76,7 +76,33 @@ def test_plain_start_gives_a_demo_server(tmp_path):
                                          headers={"Host": f"{slug}.localhost:{server.port}"})
             with urllib.request.urlopen(req, timeout=5) as resp:
                 assert json.loads(resp.read())["mcp_endpoint"] == f"http://{slug}.localhost:{server.port}/api/mcp"
+        # The demo's vendor tools are simulators started with the server: a write really
+        # dispatches over HTTP to acme's ConnectWise.
+        issued = run_cli("admin", "--data-dir", str(tmp_path / "data"), "issue-token", "acme",
+                         "alex.morgan@acme.example", "--scopes", "read:tickets,write:notes",
+                         "--label", "demo-test", env=clean_env())
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip()
+        listed = _call(server.port, "acme", token, "list_open_tickets", {"limit": 1})
+        ticket = listed["structuredContent"]["items"][0]
+        reply = _call(server.port, "acme", token, "reply_to_ticket",
+                      {"ticket_id": ticket["id"], "body": "Hello from the demo test."})
+        assert reply["isError"] is False, reply
+        assert reply["structuredContent"]["vendor"] == "connectwise"
     finally:
         assert server.stop() == 0
     assert "alex.morgan@acme.example" in server.stdout
+    assert "Demo vendor tools" in server.stdout and "acme:connectwise" in server.stdout
     assert f"http://acme.localhost:{server.port}/api/mcp" in server.stdout
+
+
+def _call(port: int, slug: str, token: str, name: str, arguments: dict) -> dict:
+    import urllib.request
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                       "params": {"name": name, "arguments": arguments}}).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/api/mcp", data=body, method="POST", headers={
+        "Host": f"{slug}.localhost:{port}", "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": "2025-11-25"})
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        return json.loads(resp.read())["result"]

@@ -170,3 +170,21 @@ async def test_no_dispatch_when_the_audit_row_cannot_be_written(cw, http):
     result = await call_tool(http, cw.url, cw.token, "create_ticket", await create_args(cw))
     assert result["isError"] is True and "internal error" in result["content"][0]["text"]
     assert creates(cw) == 0
+
+
+async def test_audit_log_for_ticket_shows_who_wrote_what(cw, http):
+    ticket = await open_ticket(cw)
+    await structured(http, cw.url, cw.token, "reply_to_ticket",
+                     {"ticket_id": ticket["_id"], "body": "Preview only", "dry_run": True})
+    await structured(http, cw.url, cw.token, "add_internal_note",
+                     {"ticket_id": ticket["_id"], "body": "Checked the logs."})
+    by_id = await structured(http, cw.url, cw.token, "get_audit_log_for_ticket",
+                             {"ticket_id": ticket["_id"]})
+    assert [(r["action"], r["mcpToolCallStatus"]) for r in by_id["items"]] == [
+        ("add_internal_note", "success"), ("reply_to_ticket", "dry_run")]
+    newest = by_id["items"][0]
+    assert newest["actor"]["kind"] == "pat" and newest["actor"]["email"] == cw.admin_email
+    assert newest["detail"]["vendor"] == "connectwise"
+    by_uuid = await structured(http, cw.url, cw.token, "get_audit_log_for_ticket",
+                               {"uuid_prefix": ticket["uuid"][:8]})
+    assert [r["id"] for r in by_uuid["items"]] == [r["id"] for r in by_id["items"]]

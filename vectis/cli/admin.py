@@ -162,6 +162,47 @@ async def seed_data(storage: Storage, config: Config, args) -> str:
     return json.dumps(inserted)
 
 
+async def list_sources(storage: Storage, config: Config, args) -> str:
+    await _tenant_or_fail(storage, args.slug)
+    sources = await storage.sources.list(args.slug)
+    rows = [{"id": s["_id"], "kind": s["kind"], "vendor": s["vendor"], "status": s["status"],
+             "base_url": s.get("base_url")} for s in sources]
+    if args.json:
+        return json.dumps(rows)
+    lines = [f"{r['id']:<22} {r['kind']:<7} {r['vendor']:<12} {r['status']:<10} {r['base_url'] or '-'}"
+             for r in rows]
+    return "\n".join(lines) if lines else "(no sources)"
+
+
+async def connect_source(storage: Storage, config: Config, args) -> str:
+    """Point a source at its vendor and store its credentials (JSON on stdin), encrypted."""
+    from urllib.parse import urlsplit
+
+    from ..config import decode_key
+    from ..vendors.connections import Connections
+    from ..vendors.http import VendorHttp
+    await _tenant_or_fail(storage, args.slug)
+    source = await storage.sources.get(args.slug, args.source_id)
+    if source is None:
+        raise AdminError(f"no source {args.source_id!r} in {args.slug} (see list-sources)")
+    parts = urlsplit(args.base_url)
+    if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
+        raise AdminError("--base-url must be an http(s) URL without query or fragment")
+    if parts.scheme == "http" and config.production:
+        raise AdminError("production sources must use https")
+    try:
+        credentials = json.loads(sys.stdin.read())
+    except ValueError:
+        raise AdminError("standard input must be a JSON object of credentials") from None
+    if not isinstance(credentials, dict) or not credentials or not all(
+            isinstance(k, str) and isinstance(v, str | int) for k, v in credentials.items()):
+        raise AdminError("standard input must be a JSON object of string credentials")
+    connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
+    await connections.connect(args.slug, args.source_id, args.base_url.rstrip("/"), credentials)
+    return json.dumps({"source_id": args.source_id, "vendor": source["vendor"],
+                       "base_url": args.base_url.rstrip("/"), "status": "connected"})
+
+
 async def rotate_signing_key(storage: Storage, config: Config, args) -> str:
     from ..config import decode_key
     from ..oauth.keys import SigningKeys
@@ -220,6 +261,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=int, metavar="N")
     p.add_argument("--reset", action="store_true", help="back to the defaults")
     p.set_defaults(run=set_rate_limits)
+
+    p = sub.add_parser("list-sources", help="a tenant's PSA/RMM/backup sources (never credentials)")
+    p.add_argument("slug")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=list_sources)
+
+    p = sub.add_parser("connect-source", help="set a source's API URL and its credentials "
+                                              "(a JSON object on standard input, stored encrypted)")
+    p.add_argument("slug")
+    p.add_argument("source_id")
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--credentials-stdin", action="store_true", required=True)
+    p.set_defaults(run=connect_source)
 
     p = sub.add_parser("rotate-signing-key",
                        help="new OAuth token signing key for a tenant (prints its key id); "

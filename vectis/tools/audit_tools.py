@@ -11,7 +11,7 @@ ACTOR = out_obj({"kind": STR, "credential_id": nullable(STR), "user_id": nullabl
                  "email": nullable(STR), "client_id": nullable(STR)}, ("kind",))
 AUDIT_ROW = out_obj({
     "id": STR, "at": TIME, "actor": ACTOR, "action": STR, "kind": STR, "status": STR,
-    "target": nullable(out_obj({"kind": STR, "id": nullable(STR), "uuid": nullable(STR)})),
+    "mcpToolCallStatus": nullable(STR), "target": nullable(out_obj({"kind": STR, "id": nullable(STR), "uuid": nullable(STR)})),
     "detail": {"type": "object"}, "duration_ms": nullable(NUM), "request_id": nullable(STR),
 }, ("id", "at", "actor", "action", "kind", "status", "target"))
 
@@ -24,6 +24,7 @@ def audit_row_view(doc: dict) -> dict:
         "actor": {"kind": actor.get("kind", ""), **{k: actor.get(k) for k in
                                                      ("credential_id", "user_id", "email", "client_id")}},
         "action": doc.get("action", ""), "kind": doc.get("kind", ""), "status": doc.get("status", ""),
+        "mcpToolCallStatus": doc.get("mcpToolCallStatus"),
         "target": {"kind": target.get("kind", ""), "id": target.get("id"), "uuid": target.get("uuid")}
         if target else None,
         "detail": doc.get("detail") or {}, "duration_ms": doc.get("duration_ms"),
