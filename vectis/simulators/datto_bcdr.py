@@ -6,14 +6,12 @@ Lists answer `{pagination:{page, perPage, totalPages, count}, items}` paged by `
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 import secrets
 
 from aiohttp import web
 
-from .kit import Simulator
+from .kit import Simulator, basic_credentials
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -44,16 +42,10 @@ class DattoBcdrSimulator(Simulator):
                 "alerts": self.alerts}
 
     async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            try:
-                pair = base64.b64decode(header[6:], validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                pair = ""
-            public, _, secret = pair.partition(":")
-            if (public == self.credentials["public_key"]
-                    and secrets.compare_digest(secret, self.credentials["secret_key"])):
-                return None
+        given = basic_credentials(request)
+        if given is not None and given[0] == self.credentials["public_key"] \
+                and secrets.compare_digest(given[1], self.credentials["secret_key"]):
+            return None
         return _error(401, "Unauthorized")
 
     def routes(self, router: web.UrlDispatcher) -> None:

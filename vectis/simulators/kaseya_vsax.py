@@ -4,13 +4,11 @@ and notifications paged by OData `$top`/`$skip` into `{Data, Meta{TotalCount}}`
 """
 from __future__ import annotations
 
-import base64
-import binascii
 import secrets
 
 from aiohttp import web
 
-from .kit import Simulator
+from .kit import Simulator, basic_credentials
 
 MAX_TOP = 500
 
@@ -44,16 +42,10 @@ class KaseyaVsaxSimulator(Simulator):
                 "assets": self.assets, "notifications": list(self.notifications.values())}
 
     async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
-        header = request.headers.get("Authorization", "")
-        if header.startswith("Basic "):
-            try:
-                pair = base64.b64decode(header[6:], validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                pair = ""
-            token_id, _, secret = pair.partition(":")
-            if (token_id == self.credentials["token_id"]
-                    and secrets.compare_digest(secret, self.credentials["token_secret"])):
-                return None
+        given = basic_credentials(request)
+        if given is not None and given[0] == self.credentials["token_id"] \
+                and secrets.compare_digest(given[1], self.credentials["token_secret"]):
+            return None
         return _error(401, "Authorization has been denied for this request.")
 
     def routes(self, router: web.UrlDispatcher) -> None:

@@ -206,5 +206,20 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
+def basic_credentials(request: web.Request) -> tuple[str, str] | None:
+    """(user, secret) of an HTTP Basic Authorization header, or None."""
+    import base64
+    import binascii
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Basic "):
+        return None
+    try:
+        pair = base64.b64decode(header[6:], validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, secret = pair.partition(":")
+    return (user, secret) if sep else None
+
+
 def json_error(status: int, message: str, **extra) -> web.Response:
     return web.json_response({"message": message, **extra}, status=status)

@@ -18,7 +18,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult
+from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult, vendor_time
 from .errors import NotConfigured, VendorError
 from .http import VendorResponse
 
@@ -120,7 +120,7 @@ class Atera(Connector):
         floor, found = since - CLOCK_SLACK, None
         params = {"customerId": _ref(draft.company_ref, "customer")}
         async for ticket in self._pages("/tickets", params, TICKET_PAGE):
-            created = _when(ticket.get("TicketCreatedDate"))
+            created = vendor_time(ticket.get("TicketCreatedDate"))
             if ticket.get("TicketTitle") == draft.subject and created and created >= floor:
                 if found is None or int(ticket["TicketID"]) > int(found["TicketID"]):
                     found = ticket
@@ -153,14 +153,14 @@ class Atera(Connector):
         # Atera's comment list carries no comment id; the create answer may.
         action = body.get("ActionID")
         return VerbResult(external_id=None if action is None else str(action),
-                          created_at=_when(call.body["CommentTimestampUTC"]),
+                          created_at=vendor_time(call.body["CommentTimestampUTC"]),
                           vendor_status=response.status, extra={"ticket_id": draft.ticket_ref})
 
     async def _find_comment(self, ticket_id: int, text: str, internal: bool,
                             floor: datetime | None) -> dict | None:
         found = None
         async for comment in self._pages(f"/tickets/{ticket_id}/comments", {}, TICKET_PAGE):
-            when = _when(comment.get("Date"))
+            when = vendor_time(comment.get("Date"))
             if (str(comment.get("Comment") or "").strip() == text.strip()
                     and bool(comment.get("IsInternal")) == internal
                     and (floor is None or (when is not None and when >= floor))):
@@ -172,7 +172,7 @@ class Atera(Connector):
                                            draft.internal, since - CLOCK_SLACK)
         if comment is None:
             return None
-        return VerbResult(created_at=_when(comment.get("Date")), vendor_status=200,
+        return VerbResult(created_at=vendor_time(comment.get("Date")), vendor_status=200,
                           extra={"ticket_id": draft.ticket_ref})
 
     # --- close_ticket -----------------------------------------------------------------------
@@ -200,7 +200,7 @@ def _ticket_result(ticket: dict) -> VerbResult:
     return VerbResult(external_id=str(ticket["TicketID"]),
                       number=None if number is None else str(number),
                       status=STATUSES.get(str(ticket.get("TicketStatus") or "open").lower(), "open"),
-                      created_at=_when(ticket.get("TicketCreatedDate")),
+                      created_at=vendor_time(ticket.get("TicketCreatedDate")),
                       extra={"customer_id": ticket.get("CustomerID")})
 
 
@@ -213,16 +213,6 @@ def _ref(value: str, what: str) -> int:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _when(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 CONNECTOR = Atera

@@ -14,7 +14,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl, urlsplit
 
-from .base import TICKET_VERBS, CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult
+from .base import (
+    TICKET_VERBS,
+    CloseDraft,
+    Connector,
+    NoteDraft,
+    TicketDraft,
+    VendorCall,
+    VerbResult,
+    floor_second,
+    vendor_time,
+)
 from .errors import VendorError
 from .http import VendorHttp
 
@@ -37,20 +47,9 @@ STATUS_WORDS = ((("wait", "hold", "pending", "approval"), "waiting"),
                 (("resolved",), "resolved"), (("new",), "new"))
 
 
-def parse_time(value) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def at_time(value: datetime) -> str:
     # Whole seconds: `since` is rounded down, so a record stamped in the same second still counts.
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def floor_second(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(microsecond=0)
 
 
 async def zone_base_url(http: VendorHttp, username: str, lookup_url: str = ZONE_LOOKUP) -> str:
@@ -185,7 +184,7 @@ class AutotaskConnector(Connector):
             {"op": "eq", "field": "title", "value": title},
             {"op": "gte", "field": "createDate", "value": at_time(since)}])
         for ticket in rows:     # the filter is case-insensitive; the match must be exact
-            created = parse_time(ticket.get("createDate"))
+            created = vendor_time(ticket.get("createDate"))
             if ticket.get("title") == title and ticket.get("companyID") == company and \
                     created is not None and created >= since:
                 await self.picklist("Tickets", "status")     # labels for the status mapping
@@ -195,7 +194,7 @@ class AutotaskConnector(Connector):
     def _ticket_result(self, ticket: dict, http_status: int | None) -> VerbResult:
         return VerbResult(external_id=str(ticket["id"]), number=ticket.get("ticketNumber"),
                           status=self.canonical_status(ticket.get("status")),
-                          created_at=parse_time(ticket.get("createDate")),
+                          created_at=vendor_time(ticket.get("createDate")),
                           vendor_status=http_status)
 
     # --- add_note ---------------------------------------------------------------------------
@@ -228,7 +227,7 @@ class AutotaskConnector(Connector):
             {"op": "eq", "field": "publish", "value": publish},
             {"op": "gte", "field": "createDateTime", "value": at_time(since)}])
         for note in rows:       # long text is compared here, not in the filter
-            created = parse_time(note.get("createDateTime"))
+            created = vendor_time(note.get("createDateTime"))
             if note.get("description") == draft.body and created is not None and created >= since:
                 return _note_result(note, None)
         return None
@@ -252,7 +251,7 @@ class AutotaskConnector(Connector):
 
 
 def _note_result(note: dict, http_status: int | None) -> VerbResult:
-    return VerbResult(external_id=str(note["id"]), created_at=parse_time(note.get("createDateTime")),
+    return VerbResult(external_id=str(note["id"]), created_at=vendor_time(note.get("createDateTime")),
                       vendor_status=http_status,
                       extra={"ticket_id": str(note["ticketID"])} if "ticketID" in note else {})
 

@@ -14,7 +14,7 @@ the verbs it supports in `verbs`, and the documented reason for every verb it la
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from .errors import VendorError, VerbUnsupported
@@ -24,6 +24,23 @@ TICKET_VERBS = ("create_ticket", "add_note", "close_ticket")
 ALERT_VERBS = ("acknowledge_alert", "resolve_alert")
 VERBS = TICKET_VERBS + ALERT_VERBS
 PRIORITIES = ("low", "medium", "high", "critical")
+
+
+def vendor_time(value: Any) -> datetime | None:
+    """A vendor timestamp as aware UTC: ISO 8601 with `Z`, an offset, or none (taken as UTC, as
+    most PSAs mean it); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def floor_second(value: datetime) -> datetime:
+    """Vendors that keep whole seconds: compare `since` rounded down, or the same second is missed."""
+    return value.astimezone(UTC).replace(microsecond=0)
 
 
 @dataclass(frozen=True)

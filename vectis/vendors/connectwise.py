@@ -11,7 +11,17 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime
 
-from .base import TICKET_VERBS, CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult
+from .base import (
+    TICKET_VERBS,
+    CloseDraft,
+    Connector,
+    NoteDraft,
+    TicketDraft,
+    VendorCall,
+    VerbResult,
+    floor_second,
+    vendor_time,
+)
 from .errors import VendorError
 from .http import VendorHttp
 
@@ -25,20 +35,9 @@ PRIORITY_WORDS = {"critical": ("emergency", "critical", "urgent", "priority 1"),
                   "low": ("schedule", "low", "priority 4")}
 
 
-def parse_time(value) -> datetime | None:
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def cw_time(value: datetime) -> str:
     """A condition date literal; CW keeps whole seconds, so `since` is rounded down to match."""
     return value.astimezone(UTC).strftime("[%Y-%m-%dT%H:%M:%SZ]")
-
-
-def floor_second(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(microsecond=0)
 
 
 def canonical_status(ticket: dict) -> str:
@@ -176,7 +175,7 @@ class ConnectWiseConnector(Connector):
         if '"' not in summary and "\\" not in summary:
             conditions += f' and summary="{summary}"'
         for ticket in await self._all("/service/tickets", conditions):
-            entered = parse_time((ticket.get("_info") or {}).get("dateEntered"))
+            entered = vendor_time((ticket.get("_info") or {}).get("dateEntered"))
             if ticket.get("summary") == summary and \
                     (ticket.get("company") or {}).get("id") == company and \
                     entered is not None and entered >= since:
@@ -202,7 +201,7 @@ class ConnectWiseConnector(Connector):
         flag = "internalAnalysisFlag" if draft.internal else "detailDescriptionFlag"
         notes = await self._all(f"/service/tickets/{_int(draft.ticket_ref, 'ticket')}/notes")
         for note in notes:
-            created = parse_time(note.get("dateCreated"))
+            created = vendor_time(note.get("dateCreated"))
             if note.get("text") == draft.body and note.get(flag) and created and created >= since:
                 return note_result(note, None)
         return None
@@ -234,12 +233,12 @@ class ConnectWiseConnector(Connector):
 def ticket_result(ticket: dict, http_status: int | None) -> VerbResult:
     return VerbResult(external_id=str(ticket["id"]), number=str(ticket["id"]),
                       status=canonical_status(ticket),
-                      created_at=parse_time((ticket.get("_info") or {}).get("dateEntered")),
+                      created_at=vendor_time((ticket.get("_info") or {}).get("dateEntered")),
                       vendor_status=http_status)
 
 
 def note_result(note: dict, http_status: int | None) -> VerbResult:
-    return VerbResult(external_id=str(note["id"]), created_at=parse_time(note.get("dateCreated")),
+    return VerbResult(external_id=str(note["id"]), created_at=vendor_time(note.get("dateCreated")),
                       vendor_status=http_status, extra={"ticket_id": str(note.get("ticketId"))})
 
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cachetools import TTLCache
 
-from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult
+from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult, vendor_time
 from .errors import NotConfigured, VendorError
 from .http import VendorResponse
 
@@ -168,7 +168,7 @@ class HaloPSA(Connector):
         for action in body.get("actions") or ():
             if (str(action.get("note") or "").strip() == text.strip()
                     and bool(action.get("hiddenfromuser")) == internal
-                    and (floor is None or (_when(action.get("datetime")) or floor) >= floor)):
+                    and (floor is None or (vendor_time(action.get("datetime")) or floor) >= floor)):
                 if found is None or int(action.get("id") or 0) > int(found.get("id") or 0):
                     found = action
         return found
@@ -212,7 +212,7 @@ class HaloPSA(Connector):
             tickets = [t for t in body.get("tickets") or () if isinstance(t, dict)]
             dates = []
             for ticket in tickets:       # newest first: the first match is the latest attempt
-                created = _when(ticket.get("dateoccurred"))
+                created = vendor_time(ticket.get("dateoccurred"))
                 dates.append(created or floor)
                 if ticket.get("summary") == draft.subject and created and created >= floor:
                     return self._ticket_result(ticket, response.status)
@@ -223,7 +223,7 @@ class HaloPSA(Connector):
     def _ticket_result(self, ticket: dict, status: int) -> VerbResult:
         return VerbResult(external_id=str(ticket["id"]), number=str(ticket["id"]),
                           status=self._status_of(ticket.get("status_id")),
-                          created_at=_when(ticket.get("dateoccurred")), vendor_status=status,
+                          created_at=vendor_time(ticket.get("dateoccurred")), vendor_status=status,
                           extra={"client_id": ticket.get("client_id")})
 
     # --- add_note ---------------------------------------------------------------------------
@@ -292,7 +292,7 @@ def _canonical(status: dict) -> str:
 
 def _note_result(action: dict, status: int) -> VerbResult:
     # Halo numbers actions per ticket, so the ticket id travels with the action id.
-    return VerbResult(external_id=str(action["id"]), created_at=_when(action.get("datetime")),
+    return VerbResult(external_id=str(action["id"]), created_at=vendor_time(action.get("datetime")),
                       vendor_status=status, extra={"ticket_id": action.get("ticket_id")})
 
 
@@ -308,17 +308,6 @@ def _ref(value: str, what: str) -> int:
         return int(str(value).strip())
     except ValueError:
         raise VendorError("halopsa", f"{value!r} is not a HaloPSA {what} id", retry_safe=True) from None
-
-
-def _when(value: Any) -> datetime | None:
-    """Halo dates are UTC, usually without an offset."""
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 CONNECTOR = HaloPSA
