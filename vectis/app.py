@@ -19,6 +19,8 @@ from .oauth.cimd import ClientMetadataFetcher
 from .oauth.keys import SigningKeys
 from .ratelimit import RateLimiter
 from .storage import Storage
+from .sync.engine import SyncEngine
+from .sync.scheduler import SyncScheduler
 from .tenancy import TenantResolver
 from .tools.catalog import build_registry
 from .tools.pagination import CursorCodec
@@ -48,13 +50,19 @@ class Services:
     client_metadata: ClientMetadataFetcher
     connections: Connections
     writes: WriteDispatcher
+    sync: SyncEngine
+    scheduler: SyncScheduler | None
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
 
     async def start(self) -> None:
         self.audit.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
 
     async def stop(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
         await self.client_metadata.close()
         await self.connections.http.close()
         await self.audit.stop()
@@ -74,6 +82,10 @@ def make_services(config: Config, storage: Storage) -> Services:
     keys = SigningKeys(storage, decode_key(config.encryption_key))
     audit = AuditLog(storage)
     connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
+    sync = SyncEngine(storage, connections)
+    scheduler = (SyncScheduler(storage, sync, interval=config.sync_interval_seconds,
+                               concurrency=config.sync_concurrency)
+                 if config.sync_interval_seconds > 0 else None)
     services = Services(
         config=config, storage=storage, tenants=TenantResolver(storage, config),
         authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
@@ -81,6 +93,7 @@ def make_services(config: Config, storage: Storage) -> Services:
         signing_keys=keys, client_metadata=make_metadata_fetcher(config), connections=connections,
         writes=WriteDispatcher(storage, connections, audit,
                                lease=timedelta(seconds=config.write_lease_seconds)),
+        sync=sync, scheduler=scheduler,
         limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
     )
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))

@@ -154,6 +154,14 @@ SETTINGS: tuple[Setting, ...] = (
             "process died) another process looks the effect up at the vendor and finishes it. "
             "Keep it above the vendor call budget (3 attempts × 20 s).",
             check=lambda v: None if v >= 1 else "must be at least 1 second"),
+    Setting("sync_interval_seconds", float, 300.0,
+            "How often each connected source is synced (customers, tickets, alerts, devices, …). "
+            "Failed runs back off exponentially up to an hour. 0 turns the scheduler off (the "
+            "admin sync-now command still works).",
+            check=lambda v: None if v == 0 or v >= 5 else "must be 0 (off) or at least 5 seconds"),
+    Setting("sync_concurrency", int, 4,
+            "How many sources one server process syncs at the same time.",
+            check=lambda v: None if 1 <= v <= 64 else "must be 1 to 64"),
     Setting("oauth_cimd_allow_networks", str, "",
             "Comma-separated CIDR ranges that Client ID Metadata Documents may be fetched from "
             "although they are private or loopback. Empty in production: only for tests and labs.",
@@ -188,6 +196,8 @@ class Config:
     auth_cache_seconds: float
     allowed_origins: str
     write_lease_seconds: float
+    sync_interval_seconds: float
+    sync_concurrency: int
     oauth_cimd_allow_networks: str
     oauth_cimd_ca_file: str
     log_level: str

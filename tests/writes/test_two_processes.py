@@ -30,7 +30,7 @@ async def deployment(request, make_vendor_tenant, live_server, mongo_uri, db_pre
         env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
                         VECTIS_DATA_DIR=str(tmp_path / name), VECTIS_COOKIE_SECRET=config.cookie_secret,
                         VECTIS_ENCRYPTION_KEY=config.encryption_key, VECTIS_TOKEN_PEPPER=config.token_pepper,
-                        VECTIS_WRITE_LEASE_SECONDS=str(lease), VECTIS_LOG_LEVEL="warning")
+                        VECTIS_WRITE_LEASE_SECONDS=str(lease), VECTIS_SYNC_INTERVAL_SECONDS="0", VECTIS_LOG_LEVEL="warning")
         process = ServerProcess("--no-demo", env=env)
         await asyncio.to_thread(process.start)
         processes.append(process)

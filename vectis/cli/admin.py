@@ -203,6 +203,49 @@ async def connect_source(storage: Storage, config: Config, args) -> str:
                        "base_url": args.base_url.rstrip("/"), "status": "connected"})
 
 
+async def sync_now(storage: Storage, config: Config, args) -> str:
+    """Run a sync of one source (or every source of the tenant) in this process, under the same
+    lease a server takes, and print what it did."""
+    from ..config import decode_key
+    from ..sync.engine import SourceBusy, SyncEngine
+    from ..vendors.connections import Connections
+    from ..vendors.http import VendorHttp
+    await _tenant_or_fail(storage, args.slug)
+    sources = [s for s in await storage.sources.list(args.slug)
+               if args.source is None or s["_id"] == args.source]
+    if not sources:
+        raise AdminError(f"no source {args.source!r} in {args.slug} (see list-sources)")
+    connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
+    engine = SyncEngine(storage, connections)
+    out = {}
+    try:
+        for source in sources:
+            try:
+                reports = await engine.sync_source(args.slug, source["_id"],
+                                                   entities=tuple(args.entity) if args.entity else None)
+            except SourceBusy as exc:
+                out[source["_id"]] = {"error": str(exc)}
+                continue
+            out[source["_id"]] = {r.entity: {"ok": r.ok, "mode": r.mode, "counts": r.counts,
+                                             "error": r.error, "seconds": r.seconds} for r in reports}
+    finally:
+        await connections.http.close()
+    return json.dumps(out, indent=2)
+
+
+async def sync_status(storage: Storage, config: Config, args) -> str:
+    await _tenant_or_fail(storage, args.slug)
+    rows = []
+    for source in await storage.sources.list(args.slug):
+        rows.append({"id": source["_id"], "vendor": source["vendor"], "status": source["status"],
+                     "last_sync_at": source.get("last_sync_at"), "last_error": source.get("last_sync_error"),
+                     "next_run_at": source.get("sync_next_run_at"),
+                     "entities": {entity: {k: state.get(k) for k in
+                                           ("mode", "last_success_at", "last_error", "counts", "cursor")}
+                                  for entity, state in (source.get("sync") or {}).items()}})
+    return json.dumps(rows, indent=2, default=str)
+
+
 async def rotate_signing_key(storage: Storage, config: Config, args) -> str:
     from ..config import decode_key
     from ..oauth.keys import SigningKeys
@@ -274,6 +317,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", required=True)
     p.add_argument("--credentials-stdin", action="store_true", required=True)
     p.set_defaults(run=connect_source)
+
+    p = sub.add_parser("sync-now", help="sync a tenant's sources now (or one with --source)")
+    p.add_argument("slug")
+    p.add_argument("--source")
+    p.add_argument("--entity", action="append", help="only this entity (repeatable)")
+    p.set_defaults(run=sync_now)
+
+    p = sub.add_parser("sync-status", help="per source: last sync, last error, per-entity counts")
+    p.add_argument("slug")
+    p.set_defaults(run=sync_status)
 
     p = sub.add_parser("rotate-signing-key",
                        help="new OAuth token signing key for a tenant (prints its key id); "

@@ -20,6 +20,7 @@ from .rules import RuleRepository
 from .search import SearchRepository
 from .sessions import SessionRepository
 from .sources import SourceRepository
+from .sync import SyncRepository
 from .tenants import DomainTaken, TenantExists, TenantRepository
 from .tickets import TicketRepository
 from .users import UserExists, UserRepository, normalize_email
@@ -51,6 +52,7 @@ class Storage:
         self.sessions = SessionRepository(self.db)
         self.sources = SourceRepository(self.db)
         self.idempotency = IdempotencyRepository(self.db)
+        self.sync = SyncRepository(self.db)
         self.vendor_changes = VendorChangeRepository(self.db)
         self.oauth_clients = OAuthClientRepository(self.db)
         self.oauth_codes = OAuthCodeRepository(self.db)

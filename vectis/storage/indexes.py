@@ -37,6 +37,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         _search_terms(),
     ],
     "contacts": [IndexModel([("customer_id", ASC)], name="customer"), _refs()],
+    # (customers are also matched by name when an RMM names its client: the "name" index above)
     "tickets": [
         IndexModel([("uuid", ASC)], name="uuid_unique", unique=True),
         IndexModel([("number", ASC)], name="number"),
@@ -107,6 +108,10 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("refresh.previous", ASC)], name="refresh_previous"),
         IndexModel([("refresh.retired", ASC)], name="refresh_retired"),
         IndexModel([("user_id", ASC), ("created_at", DESC)], name="user_created"),
+        IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
+    ],
+    "events": [
+        IndexModel([("at", ASC), ("_id", ASC)], name="at"),
         IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),
     ],
     "idempotency": [IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0)],

@@ -1,0 +1,290 @@
+"""Turning one page of Records into database writes and events.
+
+Matching: a vendor object is found by its ref (source id + vendor id), so the same vendor
+object always maps to the same Vectis id. Failing that, a customer named by an RMM or backup
+tool is matched by name, and a device by serial number, so one customer or device seen in two
+sources is one document with two refs. Only the fields a record carries are written, and only
+when they differ: local fields (notes, health, operator edits of other fields) are never touched.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ..ids import new_id
+from ..search.fields import search_terms_update
+from .records import COLLECTION, Record
+
+PREFIX = {"customers": "cus", "contacts": "con", "tickets": "tkt", "alerts": "alr", "assets": "ast",
+          "contracts": "ctr", "invoices": "inv", "backup_jobs": "bkp"}
+NEEDS_CUSTOMER = {"contacts", "tickets", "alerts", "assets", "contracts", "invoices", "backup_jobs"}
+TRACKED = {"tickets": ("status", "priority", "assignee", "subject"), "alerts": ("status", "severity"),
+           "backup_jobs": ("last_status",)}
+
+
+@dataclass
+class Counts:
+    seen: int = 0
+    created: int = 0
+    updated: int = 0
+    closed: int = 0
+    deleted: int = 0
+    unlinked: int = 0
+    events: int = 0
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Run:
+    """One entity of one source being synced."""
+    slug: str
+    source: dict
+    entity: str
+    initial: bool                      # first run of this entity: a baseline, no events
+    now: datetime
+    counts: Counts = field(default_factory=Counts)
+    seen: set[str] = field(default_factory=set)
+    events: list[dict] = field(default_factory=list)
+
+    @property
+    def source_id(self) -> str:
+        return self.source["_id"]
+
+    def ref(self, external_id: str) -> dict:
+        return {"source_id": self.source_id, "external_id": external_id}
+
+
+def event(run: Run, kind: str, doc: dict, signature, data: dict | None = None) -> None:
+    """One event per real change: its id digests the change, so seeing it twice is one event."""
+    if run.initial:
+        return
+    digest = hashlib.sha256(json.dumps([kind, doc["_id"], signature], default=str).encode()).hexdigest()
+    run.events.append({"_id": "evt_" + digest[:32], "type": kind, "at": run.now,
+                       "object": {"kind": run.entity.rstrip("s"), "id": doc["_id"]},
+                       "customer_id": doc.get("customer_id"), "source_id": run.source_id,
+                       "data": data or {}})
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, datetime) and isinstance(b, datetime):
+        a = a if a.tzinfo else a.replace(tzinfo=UTC)
+        b = b if b.tzinfo else b.replace(tzinfo=UTC)
+        return abs((a - b).total_seconds()) < 1
+    return a == b
+
+
+class PageWriter:
+    def __init__(self, storage):
+        self._storage = storage
+
+    async def apply(self, run: Run, records: list[Record]) -> None:
+        sync, collection = self._storage.sync, COLLECTION[run.entity]
+        existing = await sync.by_refs(run.slug, collection, run.source_id,
+                                      [r.external_id for r in records])
+        customers = await self._linked(run, "customers", records, "customer")
+        assets = await self._linked(run, "assets", records, "asset")
+        inserts, updates = [], []
+        for record in records:
+            run.counts.seen += 1
+            run.seen.add(record.external_id)
+            doc = existing.get(record.external_id) or await self._match(run, record)
+            values = dict(record.fields)
+            customer_id = customers.get(record.external_id)
+            if run.entity in NEEDS_CUSTOMER:
+                if customer_id is None and doc is None:
+                    run.counts.unlinked += 1
+                    continue
+                if customer_id is not None:
+                    values["customer_id"] = customer_id
+            if record.external_id in assets:
+                values["asset_id"] = assets[record.external_id]
+            if record.deleted:
+                if doc is not None:
+                    updates += self._deleted(run, doc)
+                continue
+            if doc is None:
+                doc = self._new(run, record, values)
+                inserts.append(doc)
+                run.counts.created += 1
+                event(run, run.entity.rstrip("s") + ".created", doc, record.external_id,
+                      {k: doc.get(k) for k in TRACKED.get(run.entity, ())})
+                if run.entity == "backup_jobs" and doc.get("last_status") == "failed":
+                    event(run, "backup.failed", doc, doc.get("last_run_at"), {"error": doc.get("last_error")})
+            else:
+                update = self._changes(run, doc, values, record)
+                if update:
+                    updates.append((doc["_id"], update))
+                    run.counts.updated += 1
+            existing[record.external_id] = doc
+        await sync.insert(run.slug, collection, inserts)
+        await sync.update(run.slug, collection, updates)
+        if run.entity == "tickets":
+            for record in records:
+                doc = existing.get(record.external_id)
+                if doc is not None and record.children and not record.deleted:
+                    await self._messages(run, doc, record.children)
+
+    async def _linked(self, run: Run, collection: str, records: list[Record], link: str) -> dict[str, str]:
+        """record external id -> Vectis id of the customer (or asset) it links to."""
+        ids = sorted({r.links[link] for r in records if r.links.get(link)})
+        by_ref = await self._storage.sync.by_refs(run.slug, collection, run.source_id, ids)
+        out = {}
+        for record in records:
+            if run.entity == collection:
+                continue
+            target = by_ref.get(record.links.get(link, ""))
+            if target is None and link == "customer" and record.link_names.get("customer"):
+                target = await self._customer_by_name(run, record.link_names["customer"])
+            if target is not None:
+                out[record.external_id] = target["_id"]
+        return out
+
+    async def _customer_by_name(self, run: Run, name: str) -> dict | None:
+        pattern = "^" + re.escape(name.strip()) + "$"
+        return await self._storage.sync.find_one(run.slug, "customers",
+                                                 {"name": {"$regex": pattern, "$options": "i"}})
+
+    async def _match(self, run: Run, record: Record) -> dict | None:
+        """The same customer or device already known from another source: add our ref to it."""
+        doc = None
+        if run.entity == "customers" and record.fields.get("name"):
+            doc = await self._customer_by_name(run, record.fields["name"])
+        serial = (record.fields.get("hardware") or {}).get("serial_number")
+        if run.entity == "assets" and serial:
+            doc = await self._storage.sync.find_one(run.slug, "assets", {"hardware.serial_number": serial})
+        if doc is not None and not any(r.get("source_id") == run.source_id for r in doc.get("refs") or []):
+            await self._storage.sync.update(run.slug, COLLECTION[run.entity],
+                                            [(doc["_id"], {"$push": {"refs": run.ref(record.external_id)}})])
+        return doc
+
+    def _new(self, run: Run, record: Record, values: dict) -> dict:
+        now, source = run.now, run.source
+        base: dict = {"_id": new_id(PREFIX[run.entity]), "refs": [run.ref(record.external_id)],
+                      "created_at": now, "updated_at": now}
+        if run.entity == "customers":
+            base.update(status="active", address={}, primary_contact_id=None, mrr=0.0, arr=0.0,
+                        health=None, primary_psa_source_id=source["_id"] if source["kind"] == "psa" else None)
+        elif run.entity == "contacts":
+            base.update(is_primary=False, email=None, phone=None, title=None)
+        elif run.entity == "tickets":
+            base.update(uuid=str(uuid.uuid4()), number=record.external_id, source_id=source["_id"],
+                        origin="psa", status="open", priority="medium", description="",
+                        requester={"name": "", "email": None}, assignee=None, closed_at=None,
+                        message_count=0)
+        elif run.entity == "alerts":
+            base.update(uuid=str(uuid.uuid4()), asset_id=None, source_id=source["_id"],
+                        vendor=source["vendor"], severity="minor", status="open", title="", message="",
+                        incident_id=None, resolved_at=None)
+        elif run.entity in ("assets", "contracts", "invoices", "backup_jobs"):
+            base.update(source_id=source["_id"])
+            if run.entity == "backup_jobs":
+                base.update(vendor=source["vendor"], asset_id=None, last_error=None)
+            if run.entity == "invoices":
+                base.update(currency="USD", lines=[], balance=0.0)
+        doc = {**base, **values}
+        if run.entity == "alerts":
+            created = doc.get("created_at") or now
+            doc["history"] = [{"at": created, "action": "created", "actor": source["vendor"]}]
+            if doc["status"] != "open":
+                doc["history"].append({"at": now, "action": doc["status"], "actor": source["vendor"]})
+        if run.entity == "tickets" and doc["status"] in ("resolved", "closed") and not doc.get("closed_at"):
+            doc["closed_at"] = doc.get("updated_at") or now
+        if run.entity == "customers":
+            doc["arr"] = 12 * float(doc.get("mrr") or 0)
+        return doc
+
+    def _changes(self, run: Run, doc: dict, values: dict, record: Record) -> dict | None:
+        changed = {k: v for k, v in values.items() if not _same(doc.get(k), v)}
+        if not changed:
+            return None
+        update: dict = {}
+        if run.entity == "tickets" and "status" in changed:
+            closing = changed["status"] in ("resolved", "closed")
+            if closing and not doc.get("closed_at"):
+                changed["closed_at"] = changed.get("closed_at") or run.now
+            if not closing:
+                changed["closed_at"] = None
+        if run.entity == "alerts" and "status" in changed:
+            action = changed["status"] if changed["status"] != "open" else "reopened"
+            update["$push"] = {"history": {"at": run.now, "action": action, "actor": run.source["vendor"]}}
+            changed["resolved_at"] = run.now if changed["status"] == "resolved" else None
+            if changed["status"] == "resolved":
+                event(run, "alert.resolved", doc, "resolved")
+        tracked = {k: [doc.get(k), changed[k]] for k in TRACKED.get(run.entity, ()) if k in changed}
+        if run.entity == "tickets" and tracked:
+            event(run, "ticket.updated", doc, [changed.get("updated_at"), tracked], {"changes": tracked})
+        if run.entity == "backup_jobs" and changed.get("last_status") == "failed":
+            event(run, "backup.failed", doc, changed.get("last_run_at") or doc.get("last_run_at"),
+                  {"error": changed.get("last_error", doc.get("last_error"))})
+        changed.setdefault("updated_at", run.now)
+        update["$set"] = search_terms_update(COLLECTION[run.entity], changed, doc)
+        return update
+
+    def _deleted(self, run: Run, doc: dict) -> list[tuple[str, dict]]:
+        """What a vendor-side deletion means here; documents with local meaning are closed, not
+        removed (docs/sync.md)."""
+        run.counts.deleted += 1
+        closing = {"tickets": {"status": "closed", "closed_at": doc.get("closed_at") or run.now},
+                   "alerts": {"status": "resolved", "resolved_at": run.now},
+                   "assets": {"status": "retired"}, "customers": {"status": "churned"},
+                   "contracts": {"status": "cancelled"}, "invoices": {"status": "void"},
+                   "contacts": {"deleted_at": run.now}, "backup_jobs": {"deleted_at": run.now}}
+        changes = {k: v for k, v in closing[run.entity].items() if not _same(doc.get(k), v)}
+        if not changes:
+            return []
+        if run.entity == "alerts":
+            event(run, "alert.resolved", doc, "resolved")
+        return [(doc["_id"], {"$set": {**changes, "updated_at": run.now}})]
+
+    async def close_missing(self, run: Run) -> None:
+        """After a complete snapshot: alerts the vendor no longer lists are resolved and devices
+        it no longer lists are retired. Nothing is deleted."""
+        if run.entity not in ("alerts", "assets"):
+            return
+        query = {"status": {"$ne": "resolved"}} if run.entity == "alerts" else {"status": {"$ne": "retired"}}
+        known = await self._storage.sync.source_external_ids(run.slug, COLLECTION[run.entity],
+                                                             run.source_id, query)
+        updates = []
+        for external_id, doc in known.items():
+            if external_id in run.seen:
+                continue
+            updates += self._deleted(run, doc)
+            run.counts.deleted -= 1
+            run.counts.closed += 1
+            if run.entity == "alerts":
+                updates[-1][1]["$push"] = {"history": {"at": run.now, "action": "resolved",
+                                                       "actor": run.source["vendor"]}}
+        await self._storage.sync.update(run.slug, COLLECTION[run.entity], updates)
+
+    async def _messages(self, run: Run, ticket: dict, children: list[Record]) -> None:
+        sync = self._storage.sync
+        known = await sync.by_refs(run.slug, "ticket_messages", run.source_id,
+                                   [c.external_id for c in children])
+        new = [c for c in children if c.external_id not in known and not c.deleted]
+        if not new:
+            return
+        # A message Vectis itself posted (a write tool) before the vendor gave it an id: adopt it
+        # rather than store the vendor's copy a second time.
+        local = {(m.get("body"), m.get("is_internal")): m
+                 for m in await sync.unreferenced_messages(run.slug, ticket["_id"])}
+        adopted, fresh = [], []
+        for child in new:
+            mine = local.pop((child.fields.get("body"), child.fields.get("is_internal", False)), None)
+            if mine is not None:
+                adopted.append((mine["_id"], {"$push": {"refs": run.ref(child.external_id)}}))
+            else:
+                fresh.append({"_id": new_id("msg"), "ticket_id": ticket["_id"], "is_internal": False,
+                              "body": "", "author": {"kind": "system", "name": run.source["vendor"],
+                                                     "email": None},
+                              "created_at": run.now, **child.fields, "refs": [run.ref(child.external_id)]})
+        await sync.update(run.slug, "ticket_messages", adopted)
+        if fresh:
+            await sync.insert(run.slug, "ticket_messages", fresh)
+            count = await sync.count_messages(run.slug, ticket["_id"])
+            await sync.update(run.slug, "tickets", [(ticket["_id"], {"$set": {"message_count": count}})])
