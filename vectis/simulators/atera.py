@@ -6,6 +6,12 @@ envelopes paged by `page` / `itemsInPage` (clamped to the endpoint's maximum), A
 error bodies (`{"Message": ...}`, plus `ModelState` for validation), `{ActionID}` answers to
 writes. Alerts can be resolved (`PUT`, 204) and deleted (`DELETE`, 204) as the real API allows,
 although Vectis offers neither (the public docs' matrix).
+
+`GET /tickets/lastmodified?date=` lists the tickets modified since `date` (default: today). The
+modification time is kept beside the ticket (the DTO has no such field): a seeded ticket was last
+modified at its latest dated event, any write stamps it now. A deleted ticket stays, in status
+"Deleted", out of the default ticket list. Tests change objects vendor-side with `touch_ticket`,
+`delete_ticket`, `archive_contact`, `archive_alert` and `remove`.
 """
 from __future__ import annotations
 
@@ -56,6 +62,7 @@ class AteraSimulator(Simulator):
         self.contracts: dict[int, dict] = {}
         self.invoices: dict[int, dict] = {}
         self.log: list[dict] = []
+        self.modified: dict[int, datetime] = {}       # ticket id -> last modification (UTC)
         self._ids = {"ticket": 5000, "contact": 900, "comment": 0}
         super().__init__()
 
@@ -66,6 +73,7 @@ class AteraSimulator(Simulator):
         router.add_get(f"{r}/customers", self._lister("customers", 500))
         router.add_get(f"{r}/contacts", self.list_contacts)
         router.add_get(f"{r}/tickets", self.list_tickets)
+        router.add_get(f"{r}/tickets/lastmodified", self.list_modified_tickets)
         router.add_post(f"{r}/tickets", self.create_ticket)
         router.add_get(ticket, self.get_ticket)
         router.add_put(ticket, self.update_ticket)
@@ -106,6 +114,9 @@ class AteraSimulator(Simulator):
             self.invoices[int(row["InvoiceNumber"])] = dict(row)
         for row in technicians:
             self.technicians[int(row["TechnicianContactID"])] = dict(row)
+        for ticket_id, ticket in self.tickets.items():
+            if ticket_id not in self.modified:
+                self.modified[ticket_id] = self._last_event(ticket)
         # New objects continue after the seeded ids, as the vendor's own numbering would.
         self._ids["ticket"] = max([self._ids["ticket"], *self.tickets])
         self._ids["contact"] = max([self._ids["contact"], *self.contacts])
@@ -115,6 +126,30 @@ class AteraSimulator(Simulator):
                 "tickets": list(self.tickets.values()),
                 "comments": {str(k): v for k, v in self.comments.items()},
                 "alerts": list(self.alerts.values()), "log": self.log}
+
+    # --- vendor-side changes (tests) ------------------------------------------------------------
+    def touch_ticket(self, ticket_id: int, **changes) -> dict:
+        """Change a ticket as a technician would in Atera's UI (e.g. `TicketStatus="Closed"`)."""
+        ticket = self.tickets[int(ticket_id)]
+        ticket.update(changes)
+        if "TicketStatus" in changes:
+            self._status_changed(ticket)
+        self.modified[int(ticket_id)] = datetime.now(UTC)
+        return ticket
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        self.touch_ticket(ticket_id, TicketStatus="Deleted")
+
+    def archive_contact(self, contact_id: int) -> None:
+        self.contacts[int(contact_id)]["Archived"] = True
+
+    def archive_alert(self, alert_id: int) -> None:
+        alert = self.alerts[int(alert_id)]
+        alert.update(Archived=True, ArchivedDate=alert.get("ArchivedDate") or now_text())
+
+    def remove(self, kind: str, vendor_id: int) -> None:
+        """Delete a customer, agent, alert, contract or invoice (`kind` names the attribute)."""
+        getattr(self, kind).pop(int(vendor_id))
 
     async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
         key = request.headers.get("X-API-KEY", "")
@@ -151,8 +186,22 @@ class AteraSimulator(Simulator):
         if q.get("customerId"):
             customer = _int(q["customerId"])
             rows = [t for t in rows if t.get("CustomerID") == customer]
-        if q.get("ticketStatus"):
-            rows = [t for t in rows if str(t.get("TicketStatus")).lower() == q["ticketStatus"].lower()]
+        wanted = str(q.get("ticketStatus") or "").lower()
+        if wanted:
+            rows = [t for t in rows if str(t.get("TicketStatus")).lower() == wanted]
+        else:                       # deleted tickets are listed only when asked for
+            rows = [t for t in rows if str(t.get("TicketStatus")).lower() != "deleted"]
+        return _page(request, rows, 50)
+
+    async def list_modified_tickets(self, request: web.Request) -> web.Response:
+        text = request.query.get("date")
+        try:
+            since = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else \
+                datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        except ValueError:
+            return invalid("date", f"The value '{text}' is not valid.")
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        rows = [t for ticket_id, t in self.tickets.items() if self.modified.get(ticket_id, since) >= since]
         return _page(request, rows, 50)
 
     async def get_ticket(self, request: web.Request) -> web.Response:
@@ -222,6 +271,7 @@ class AteraSimulator(Simulator):
             "TechnicianContactID": body.get("TechnicianContactID"), "TechnicianEmail": body.get("TechnicianEmail"),
         }
         # The description is the end user's opening comment of the conversation.
+        self.modified[ticket_id] = datetime.now(UTC)
         self.comments[ticket_id] = [{"Date": stamp, "Comment": body["Description"],
                                      "EndUserID": contact["EndUserID"], "TechnicianContactID": None,
                                      "Email": contact.get("Email"), "FirstName": contact.get("Firstname"),
@@ -239,10 +289,8 @@ class AteraSimulator(Simulator):
         if "TicketStatus" in body and not str(body["TicketStatus"] or "").strip():
             return invalid("ticket.TicketStatus", "The TicketStatus field is invalid.")
         ticket.update({k: body[k] for k in EDITABLE if k in body})
-        if str(ticket["TicketStatus"]).lower() in ("resolved", "closed"):
-            ticket["TicketResolvedDate"] = ticket.get("TicketResolvedDate") or now_text()
-        else:
-            ticket["TicketResolvedDate"] = None
+        self._status_changed(ticket)
+        self.modified[int(ticket["TicketID"])] = datetime.now(UTC)
         return web.json_response({"ActionID": ticket["TicketID"]})
 
     async def add_comment(self, request: web.Request) -> web.Response:
@@ -275,6 +323,7 @@ class AteraSimulator(Simulator):
         else:
             return message(400, "TechnicianCommentDetails or EnduserCommentDetails is required.")
         self.comments.setdefault(ticket_id, []).append(comment)
+        self.modified[ticket_id] = datetime.now(UTC)
         self._ids["comment"] += 1
         return web.json_response({"ActionID": self._ids["comment"]}, status=201)
 
@@ -291,6 +340,18 @@ class AteraSimulator(Simulator):
         return web.Response(status=204)
 
     # --- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _status_changed(ticket: dict) -> None:
+        if str(ticket["TicketStatus"]).lower() in ("resolved", "closed"):
+            ticket["TicketResolvedDate"] = ticket.get("TicketResolvedDate") or now_text()
+        elif str(ticket["TicketStatus"]).lower() != "deleted":
+            ticket["TicketResolvedDate"] = None
+
+    def _last_event(self, ticket: dict) -> datetime:
+        dates = [ticket.get("TicketCreatedDate"), ticket.get("TicketResolvedDate"),
+                 *(c.get("Date") for c in self.comments.get(int(ticket["TicketID"]), ()))]
+        return max((_utc(d) for d in dates if d), default=datetime.now(UTC))
+
     def _contact(self, row: dict) -> dict:
         customer = self.customers.get(int(row.get("CustomerID") or 0), {})
         row.setdefault("CustomerName", customer.get("CustomerName"))
@@ -359,6 +420,11 @@ async def _object(request: web.Request) -> dict[str, Any]:
         raise web.HTTPBadRequest(text=json.dumps({"Message": "The request is invalid."}),
                                  content_type="application/json")
     return body
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _int(value: Any) -> int:

@@ -6,6 +6,11 @@ and `POST /api/Actions`, and `{record_count, <resource>: [...]}` list envelopes 
 `pageinate/page_no/page_size` paging. Validation problems answer 400 with a plain-text message,
 unknown ids 404. `expire_tokens()` revokes every issued token, as an expiry or a key rotation
 on the vendor side would.
+
+Tickets carry `last_update` (any change, including a new action) and answer the changed-since
+filter `lastupdatefromdate`; deleted tickets leave the default list and are listed with
+`deleted=true`. Tests change objects vendor-side with `touch_ticket`, `delete_ticket`,
+`delete_client`, `deactivate_user`, `delete_contract` and `delete_invoice`.
 """
 from __future__ import annotations
 
@@ -68,6 +73,7 @@ class HaloPSASimulator(Simulator):
         router.add_get("/api/authinfo", self.authinfo)
         router.add_get("/api/Status", self.list_statuses)
         router.add_get("/api/Client", self.list_clients)
+        router.add_get("/api/Users", self.list_users)
         router.add_get("/api/Tickets", self.list_tickets)
         router.add_post("/api/Tickets", self.post_tickets)
         router.add_get("/api/Tickets/{id}", self.get_ticket)
@@ -99,6 +105,32 @@ class HaloPSASimulator(Simulator):
 
     def expire_tokens(self) -> None:
         self.tokens.clear()
+
+    # --- vendor-side changes (tests) ------------------------------------------------------------
+    def touch_ticket(self, ticket_id: int, **changes) -> dict:
+        """Change a ticket as an agent would in Halo's UI (e.g. `status_id=9`): `last_update`
+        moves, so the changed-since filter finds it."""
+        ticket = self.tickets[int(ticket_id)]
+        self._apply(ticket, changes)
+        return ticket
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        """Halo keeps a deleted ticket (listed with `deleted=true`) and stamps the change."""
+        ticket = self.tickets[int(ticket_id)]
+        ticket["deleted"] = True
+        ticket["last_update"] = now_text()
+
+    def delete_client(self, client_id: int) -> None:
+        self.clients.pop(int(client_id))
+
+    def deactivate_user(self, user_id: int) -> None:
+        self.users[int(user_id)]["inactive"] = True
+
+    def delete_contract(self, contract_id: int) -> None:
+        self.contracts = [c for c in self.contracts if c.get("id") != int(contract_id)]
+
+    def delete_invoice(self, invoice_id: int) -> None:
+        self.invoices = [i for i in self.invoices if i.get("id") != int(invoice_id)]
 
     def state(self) -> dict:
         return {"clients": list(self.clients.values()), "users": list(self.users.values()),
@@ -158,10 +190,24 @@ class HaloPSASimulator(Simulator):
                 and q.get("search", "").lower() in str(c.get("name", "")).lower()]
         return _paged(request, "clients", rows)
 
+    async def list_users(self, request: web.Request) -> web.Response:
+        q = request.query
+        rows = [u for u in self.users.values()
+                if (_truthy(q.get("includeinactive")) or not u.get("inactive"))
+                and q.get("search", "").lower() in str(u.get("name", "")).lower()]
+        if q.get("client_id"):
+            wanted = _int(q["client_id"], "client_id")
+            rows = [u for u in rows if u.get("client_id") == wanted]
+        return _paged(request, "users", rows)
+
     async def list_tickets(self, request: web.Request) -> web.Response:
         q = request.query
         closed_ids = {s["id"] for s in self.statuses if s.get("type") == "closed"}
-        rows = list(self.tickets.values())
+        deleted = _truthy(q.get("deleted"))
+        rows = [t for t in self.tickets.values() if bool(t.get("deleted")) == deleted]
+        if q.get("lastupdatefromdate"):
+            floor = _when(q["lastupdatefromdate"], "lastupdatefromdate")
+            rows = [t for t in rows if _when(t["last_update"], "last_update") >= floor]
         if _truthy(q.get("open_only")):
             rows = [t for t in rows if t["status_id"] not in closed_ids]
         if _truthy(q.get("closed_only")):
@@ -265,6 +311,7 @@ class HaloPSASimulator(Simulator):
         ticket.setdefault("tickettype_id", 1)
         ticket.setdefault("dateoccurred", stamp)
         ticket.setdefault("lastactiondate", ticket["dateoccurred"])
+        ticket.setdefault("last_update", ticket["lastactiondate"])
         ticket.setdefault("dateclosed", None)
         client = self.clients.get(ticket.get("client_id"), {})
         ticket.setdefault("client_name", client.get("name"))
@@ -293,6 +340,9 @@ class HaloPSASimulator(Simulator):
         ticket = self.tickets.get(ticket_id)
         if ticket is not None:
             ticket["lastactiondate"] = action["datetime"]
+            # A seeded (older) action must not make the ticket look changed now.
+            if _when(action["datetime"], "datetime") > _when(ticket["last_update"], "last_update"):
+                ticket["last_update"] = action["datetime"]
             if action.get("new_status") is not None:
                 self._apply(ticket, {"status_id": action["new_status"]})
         return action
@@ -303,7 +353,7 @@ class HaloPSASimulator(Simulator):
         if "status_id" in changes:
             ticket["dateclosed"] = (ticket.get("dateclosed") or now_text()) \
                 if changes["status_id"] in closed else None
-        ticket["lastactiondate"] = now_text()
+        ticket["lastactiondate"] = ticket["last_update"] = now_text()
 
 
 def _paged(request: web.Request, key: str, rows: list, max_size: int | None = None) -> web.Response:
@@ -351,6 +401,15 @@ def _int(value: Any, name: str) -> int:
     if number is None:
         raise web.HTTPBadRequest(text=f"Invalid value for {name}")
     return number
+
+
+def _when(value: Any, name: str) -> datetime:
+    """A Halo date (UTC, usually without an offset) as a naive UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"Invalid value for {name}") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -58,9 +58,9 @@ class SyncRepository:
         return {str(r["external_id"]): d for d in docs for r in d.get("refs") or []
                 if r.get("source_id") == source_id}
 
-    async def unreferenced_messages(self, slug: str, ticket_id: str) -> list[dict]:
+    async def messages_of(self, slug: str, ticket_id: str) -> list[dict]:
         return await self._coll(slug, "ticket_messages").find(
-            {"ticket_id": ticket_id, "refs": {"$size": 0}}).to_list(500)
+            {"ticket_id": ticket_id}, {"body": 1, "is_internal": 1, "refs": 1}).to_list(2000)
 
     async def count_messages(self, slug: str, ticket_id: str) -> int:
         return await self._coll(slug, "ticket_messages").count_documents({"ticket_id": ticket_id})

@@ -22,6 +22,16 @@ from .records import COLLECTION, Record
 PREFIX = {"customers": "cus", "contacts": "con", "tickets": "tkt", "alerts": "alr", "assets": "ast",
           "contracts": "ctr", "invoices": "inv", "backup_jobs": "bkp"}
 NEEDS_CUSTOMER = {"contacts", "tickets", "alerts", "assets", "contracts", "invoices", "backup_jobs"}
+ENTITY_DEFAULTS = {
+    "assets": {"name": "", "kind": "workstation", "status": "online", "hardware": {}, "os": {},
+               "site": {}, "warranty": {}, "lifecycle": {}, "ip_address": None, "last_seen_at": None},
+    "contracts": {"name": "", "kind": "managed_services", "status": "active", "monthly_value": 0.0,
+                  "auto_renew": False, "start_date": None, "end_date": None},
+    "invoices": {"number": "", "status": "open", "currency": "USD", "lines": [], "total": 0.0,
+                 "balance": 0.0, "issued_at": None, "due_at": None},
+    "backup_jobs": {"name": "", "asset_id": None, "last_status": "success", "last_error": None,
+                    "last_run_at": None, "last_success_at": None, "size_gb": None},
+}
 TRACKED = {"tickets": ("status", "priority", "assignee", "subject"), "alerts": ("status", "severity"),
            "backup_jobs": ("last_status",)}
 
@@ -171,7 +181,7 @@ class PageWriter:
             base.update(status="active", address={}, primary_contact_id=None, mrr=0.0, arr=0.0,
                         health=None, primary_psa_source_id=source["_id"] if source["kind"] == "psa" else None)
         elif run.entity == "contacts":
-            base.update(is_primary=False, email=None, phone=None, title=None)
+            base.update(name="", is_primary=False, email=None, phone=None, title=None)
         elif run.entity == "tickets":
             base.update(uuid=str(uuid.uuid4()), number=record.external_id, source_id=source["_id"],
                         origin="psa", status="open", priority="medium", description="",
@@ -182,11 +192,10 @@ class PageWriter:
                         vendor=source["vendor"], severity="minor", status="open", title="", message="",
                         incident_id=None, resolved_at=None)
         elif run.entity in ("assets", "contracts", "invoices", "backup_jobs"):
-            base.update(source_id=source["_id"])
+            # What a vendor leaves out still gets a valid value of our model.
+            base.update(source_id=source["_id"], **ENTITY_DEFAULTS[run.entity])
             if run.entity == "backup_jobs":
-                base.update(vendor=source["vendor"], asset_id=None, last_error=None)
-            if run.entity == "invoices":
-                base.update(currency="USD", lines=[], balance=0.0)
+                base.update(vendor=source["vendor"])
         doc = {**base, **values}
         if run.entity == "alerts":
             created = doc.get("created_at") or now
@@ -269,10 +278,13 @@ class PageWriter:
         new = [c for c in children if c.external_id not in known and not c.deleted]
         if not new:
             return
-        # A message Vectis itself posted (a write tool) before the vendor gave it an id: adopt it
-        # rather than store the vendor's copy a second time.
+        # A message we already hold under no (or another) id of this vendor — one Vectis posted
+        # itself before the vendor gave it an id, or one from a vendor whose comments have no
+        # stable id (Atera) — is the same text with the same visibility: adopt it, never store
+        # the vendor's copy a second time.
+        matched = {doc["_id"] for doc in known.values()}
         local = {(m.get("body"), m.get("is_internal")): m
-                 for m in await sync.unreferenced_messages(run.slug, ticket["_id"])}
+                 for m in await sync.messages_of(run.slug, ticket["_id"]) if m["_id"] not in matched}
         adopted, fresh = [], []
         for child in new:
             mine = local.pop((child.fields.get("body"), child.fields.get("is_internal", False)), None)

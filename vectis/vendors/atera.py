@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
+from .atera_read import AteraRead
 from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult, vendor_time
 from .errors import NotConfigured, VendorError
 from .http import VendorResponse
@@ -31,9 +32,14 @@ MAX_PAGES = 20
 CLOCK_SLACK = timedelta(seconds=5)    # Atera's clock and ours differ
 
 
-class Atera(Connector):
+class Atera(AteraRead, Connector):
     vendor = "atera"
     kind = "psa"
+    # Only tickets can be asked for by change time (`/tickets/lastmodified`).
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "snapshot", "contacts": "snapshot", "assets": "snapshot",
+        "tickets": "incremental", "alerts": "snapshot", "contracts": "snapshot",
+        "invoices": "snapshot"}
     verbs = frozenset({"create_ticket", "add_note", "close_ticket"})
     missing = {"acknowledge_alert": ALERTS_ABSENT, "resolve_alert": ALERTS_ABSENT}
 

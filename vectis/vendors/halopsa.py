@@ -17,12 +17,13 @@ import asyncio
 import hashlib
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from cachetools import TTLCache
 
 from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult, vendor_time
 from .errors import NotConfigured, VendorError
+from .halopsa_read import HaloPSARead
 from .http import VendorResponse
 
 PRIORITY_IDS = {"critical": 1, "high": 2, "medium": 3, "low": 4}
@@ -38,9 +39,13 @@ _TOKENS: TTLCache = TTLCache(maxsize=1024, ttl=24 * 3600)
 _AUTH_REFUSALS = ("invalid_client", "unauthorized_client", "invalid_grant", "invalid_scope")
 
 
-class HaloPSA(Connector):
+class HaloPSA(HaloPSARead, Connector):
     vendor = "halopsa"
     kind = "psa"
+    # Only tickets can be asked for by change time (`lastupdatefromdate`).
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "snapshot", "contacts": "snapshot", "tickets": "incremental",
+        "contracts": "snapshot", "invoices": "snapshot"}
     verbs = frozenset({"create_ticket", "add_note", "close_ticket"})
     missing: dict[str, str] = {}      # the public docs list no absent verb for HaloPSA
 
