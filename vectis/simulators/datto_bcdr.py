@@ -2,7 +2,8 @@
 with `backups[]` newest first), their alerts, and all agents.
 
 Lists answer `{pagination:{page, perPage, totalPages, count}, items}` paged by `_page`/`_perPage`
-(../shared/docs/vendors.md §6); a device's asset list is a bare array.
+(../shared/docs/vendors.md §6); a device's asset list is a bare array. Tests change objects
+vendor-side with `record_backup`, `remove_asset`, `touch_device` and `clear_alert`.
 """
 from __future__ import annotations
 
@@ -36,6 +37,34 @@ class DattoBcdrSimulator(Simulator):
             self.assets.setdefault(serial, []).extend(dict(a) for a in items)
         for serial, items in (alerts or {}).items():
             self.alerts.setdefault(serial, []).extend(dict(a) for a in items)
+
+    def asset(self, volume: str) -> dict:
+        return next(a for items in self.assets.values() for a in items if a.get("volume") == volume)
+
+    def record_backup(self, volume: str, status: str, timestamp: float,
+                      error: str | None = None, verification_errors=()) -> dict:
+        """A new backup of an agent or share, newest first as Datto lists them; a successful one
+        also moves `lastSnapshot`."""
+        asset = self.asset(volume)
+        backup = {"status": status, "timestamp": timestamp, "errorMessage": error,
+                  "localVerification": {"errors": [{"errorType": "verification", "errorMessage": e}
+                                                   for e in verification_errors]}}
+        asset["backups"] = [backup, *asset.get("backups", [])]
+        if status == "success":
+            asset["lastSnapshot"] = timestamp
+        return asset
+
+    def remove_asset(self, volume: str) -> None:
+        """The agent or share is no longer protected by its appliance."""
+        for items in self.assets.values():
+            items[:] = [a for a in items if a.get("volume") != volume]
+
+    def touch_device(self, serial: str, **changes) -> dict:
+        self.devices[serial].update(changes)
+        return self.devices[serial]
+
+    def clear_alert(self, serial: str, alert_id) -> None:
+        self.alerts[serial] = [a for a in self.alerts.get(serial, []) if a.get("id") != alert_id]
 
     def state(self) -> dict:
         return {"devices": list(self.devices.values()), "assets": self.assets,

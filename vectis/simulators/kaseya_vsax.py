@@ -1,6 +1,7 @@
 """Kaseya VSA X simulator: Basic-auth (token id : secret) lists of organizations, devices, assets
 and notifications paged by OData `$top`/`$skip` into `{Data, Meta{TotalCount}}`
-(../shared/docs/vendors.md §7), plus GET and DELETE of one notification.
+(../shared/docs/vendors.md §7), plus GET and DELETE of one notification. Tests change objects
+vendor-side with `touch_device` (device and inventory fields alike) and `remove_device`.
 """
 from __future__ import annotations
 
@@ -36,6 +37,20 @@ class KaseyaVsaxSimulator(Simulator):
         self.assets.extend(dict(a) for a in assets)
         for item in notifications:
             self.notifications[str(item["Id"])] = dict(item)
+
+    def touch_device(self, identifier: str, **changes) -> None:
+        """Change a device: keys the /devices object has go there, the rest to its inventory."""
+        device = next(d for d in self.devices if d.get("Identifier") == identifier)
+        asset = next((a for a in self.assets if a.get("Identifier") == identifier), None)
+        for key, value in changes.items():
+            target = device if key in device or asset is None else asset
+            target[key] = value
+            if key in ("Name", "GroupName", "Description") and asset is not None:
+                asset[key] = value
+
+    def remove_device(self, identifier: str) -> None:
+        self.devices[:] = [d for d in self.devices if d.get("Identifier") != identifier]
+        self.assets[:] = [a for a in self.assets if a.get("Identifier") != identifier]
 
     def state(self) -> dict:
         return {"organizations": self.organizations, "devices": self.devices,

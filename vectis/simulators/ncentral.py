@@ -3,8 +3,12 @@ with a text/plain refresh token), then Bearer-access lists of customers, devices
 unit's active issues, paged by `pageNumber`/`pageSize` into `{data, pageNumber, pageSize,
 itemCount, totalItems, totalPages}` (../shared/docs/vendors.md §8), and `/api/health`.
 
-Org units form a tree: the service organization (`so_id`), its customers (`parentId`), and any
-seeded sites (`parentId` = customer). An org unit's active issues include those of its subtree.
+Org units form a tree: the service organization (`so_id`, listed by `/api/service-orgs`), its
+customers (`parentId`), and any seeded sites (`parentId` = customer). An org unit's active issues
+include those of its subtree. `/api/devices/{id}/assets` answers a device's inventory
+(`{data:{computersystem:{serialnumber, manufacturer, model, ...}, device:{...}}}`) from what was
+seeded as `inventory` (device id -> computersystem fields). Tests change objects vendor-side with
+`touch_device`, `remove_device`, `touch_issue` and `clear_issue`.
 """
 from __future__ import annotations
 
@@ -36,10 +40,12 @@ class NCentralSimulator(Simulator):
         self.sites: dict[int, dict] = {}
         self.devices: list[dict] = []
         self.issues: list[dict] = []
+        self.inventory: dict[int, dict] = {}          # deviceId -> computersystem fields
+        self.so_name = "Service Organization"
         super().__init__()
 
     # --- seeding and control ------------------------------------------------------------------
-    def seed(self, customers=(), sites=(), devices=(), issues=()) -> None:
+    def seed(self, customers=(), sites=(), devices=(), issues=(), inventory=None) -> None:
         for customer in customers:
             item = {"parentId": self.so_id, **customer}
             self.customers[int(item["customerId"])] = item
@@ -47,6 +53,29 @@ class NCentralSimulator(Simulator):
             self.sites[int(site["siteId"])] = dict(site)
         self.devices.extend(dict(d) for d in devices)
         self.issues.extend(dict(i) for i in issues)
+        self.inventory.update({int(k): dict(v) for k, v in (inventory or {}).items()})
+
+    def device(self, device_id: int) -> dict:
+        return next(d for d in self.devices if d.get("deviceId") == int(device_id))
+
+    def touch_device(self, device_id: int, **changes) -> dict:
+        """Change a device (e.g. `lastApplianceCheckinTime`, `longName`) as its agent would."""
+        device = self.device(device_id)
+        device.update(changes)
+        return device
+
+    def remove_device(self, device_id: int) -> None:
+        self.devices.remove(self.device(device_id))
+        self.inventory.pop(int(device_id), None)
+
+    def touch_issue(self, task_id: int, **changes) -> dict:
+        issue = next(i for i in self.issues if i.get("taskId") == int(task_id))
+        issue.update(changes)
+        return issue
+
+    def clear_issue(self, task_id: int) -> None:
+        """The service returned to normal: N-central no longer lists the issue."""
+        self.issues[:] = [i for i in self.issues if i.get("taskId") != int(task_id)]
 
     def expire_access_tokens(self) -> None:
         """Forget the access tokens only; refresh tokens stay valid."""
@@ -91,8 +120,10 @@ class NCentralSimulator(Simulator):
         router.add_post("/api/auth/refresh", self.auth_refresh)
         router.add_get("/api/auth/validate", self.auth_validate)
         router.add_get("/api/health", self.health)
+        router.add_get("/api/service-orgs", self.list_service_orgs)
         router.add_get("/api/customers", self.list_customers)
         router.add_get("/api/devices", self.list_devices)
+        router.add_get("/api/devices/{id}/assets", self.device_assets)
         router.add_get("/api/org-units/{id}/active-issues", self.list_active_issues)
 
     async def auth_authenticate(self, request: web.Request) -> web.Response:
@@ -116,6 +147,20 @@ class NCentralSimulator(Simulator):
 
     async def health(self, request: web.Request) -> web.Response:
         return web.json_response({"status": "OK"})
+
+    async def list_service_orgs(self, request: web.Request) -> web.Response:
+        return _paged(request, [{"soId": self.so_id, "soName": self.so_name}])
+
+    async def device_assets(self, request: web.Request) -> web.Response:
+        raw = request.match_info["id"]
+        device = next((d for d in self.devices if str(d.get("deviceId")) == raw), None)
+        if device is None:
+            return _error(404, f"Device {raw} not found")
+        system = self.inventory.get(int(device["deviceId"]), {})
+        return web.json_response({"data": {
+            "computersystem": {"netbiosname": device.get("longName"), **system},
+            "device": {"deviceid": str(device["deviceId"]), "longname": device.get("longName"),
+                       "deviceclass": device.get("deviceClass"), "deleted": "false"}}})
 
     async def list_customers(self, request: web.Request) -> web.Response:
         return _paged(request, list(self.customers.values()))

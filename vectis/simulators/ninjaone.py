@@ -1,9 +1,11 @@
 """NinjaOne simulator: client-credentials token endpoint, `/v2` lists (organizations, devices,
 alerts, backup jobs) and the two alert writes (reset with activity data, DELETE).
 
-Shapes follow ../shared/docs/vendors.md §5: organizations and devices are bare arrays paged by
-`pageSize` + `after` (last id seen); alerts are a bare array; backup jobs use a named cursor and
-answer `{cursor:{name, offset, count, expires}, results}`.
+Shapes follow ../shared/docs/vendors.md §5: organizations and devices (`/v2/devices` and
+`/v2/devices-detailed`, which here hold the same objects) are bare arrays paged by `pageSize` +
+`after` (last id seen); alerts are a bare array; backup jobs use a named cursor and answer
+`{cursor:{name, offset, count, expires}, results}`. Tests change objects vendor-side with
+`touch_device`, `remove_device`, `touch_alert`, `clear_alert` and `add_backup_job`.
 """
 from __future__ import annotations
 
@@ -57,6 +59,30 @@ class NinjaOneSimulator(Simulator):
             self.alerts[item["uid"]] = item
         self.backup_jobs.extend(dict(job) for job in backup_jobs)
 
+    def touch_device(self, device_id: int, **changes) -> dict:
+        """Change a device as its agent or a technician would (e.g. `offline=True`)."""
+        device = self.devices[int(device_id)]
+        device.update(changes)
+        return device
+
+    def remove_device(self, device_id: int) -> None:
+        self.devices.pop(int(device_id))
+
+    def touch_alert(self, uid: str, **changes) -> dict:
+        alert = self.alerts[uid]
+        alert.update(changes)
+        alert["updateTime"] = time.time()
+        return alert
+
+    def clear_alert(self, uid: str) -> None:
+        """The condition cleared (or was reset in the console): NinjaOne stops listing it."""
+        self.alerts.pop(uid)
+
+    def add_backup_job(self, **job) -> dict:
+        item = {"jobId": str(uuid.uuid4()), **job}
+        self.backup_jobs.append(item)
+        return item
+
     def invalidate_tokens(self) -> None:
         """Revoke every issued token (as a credential rotation or server restart would)."""
         self.tokens.clear()
@@ -87,6 +113,7 @@ class NinjaOneSimulator(Simulator):
         router.add_post("/ws/oauth/token", self.token)
         router.add_get("/v2/organizations", self.list_organizations)
         router.add_get("/v2/devices", self.list_devices)
+        router.add_get("/v2/devices-detailed", self.list_devices)
         router.add_get("/v2/device/{id}", self.get_device)
         router.add_get("/v2/alerts", self.list_alerts)
         router.add_post("/v2/alert/{uid}/reset", self.reset_alert)

@@ -149,8 +149,14 @@ class PageWriter:
             if run.entity == collection:
                 continue
             target = by_ref.get(record.links.get(link, ""))
-            if target is None and link == "customer" and record.link_names.get("customer"):
-                target = await self._customer_by_name(run, record.link_names["customer"])
+            name = record.link_names.get(link)
+            if target is None and name and link == "customer":
+                target = await self._customer_by_name(run, name)
+            elif target is None and name and link == "asset":
+                # Backup tools name the protected machine by host name.
+                target = await self._storage.sync.find_one(
+                    run.slug, "assets", {"name": {"$regex": "^" + re.escape(name.strip()) + "$",
+                                                  "$options": "i"}})
             if target is not None:
                 out[record.external_id] = target["_id"]
         return out
@@ -209,6 +215,10 @@ class PageWriter:
         return doc
 
     def _changes(self, run: Run, doc: dict, values: dict, record: Record) -> dict | None:
+        # Nested objects (hardware, os, address, …) are merged key by key: a vendor that knows
+        # only a device's serial must not erase the RAM size another source gave.
+        values = {k: ({**doc[k], **v} if isinstance(v, dict) and isinstance(doc.get(k), dict) else v)
+                  for k, v in values.items()}
         changed = {k: v for k, v in values.items() if not _same(doc.get(k), v)}
         if not changed:
             return None

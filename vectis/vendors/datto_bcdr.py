@@ -8,21 +8,23 @@ through the `{pagination:{page, perPage, totalPages, count}, items}` envelope (`
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from .base import Connector, VendorCall
-from .http import VendorResponse
+from .base import Connector
+from .datto_bcdr_read import DattoBcdrRead
 
 READ_ONLY = "Datto BCDR REST surface is read-only."
 PER_PAGE = 100
 
 
-class DattoBcdrConnector(Connector):
+class DattoBcdrConnector(DattoBcdrRead, Connector):
     vendor = "datto_bcdr"
     kind = "backup"
     verbs = frozenset()
     missing = {"acknowledge_alert": READ_ONLY, "resolve_alert": READ_ONLY}
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "assets": "snapshot", "backup_jobs": "snapshot", "alerts": "snapshot"}
 
     async def auth_headers(self) -> dict[str, str]:
         pair = f"{self.credentials.get('public_key', '')}:{self.credentials.get('secret_key', '')}"
@@ -55,22 +57,7 @@ class DattoBcdrConnector(Connector):
         return out
 
     async def _pages(self, path: str, per_page: int, params: dict | None = None) -> list[dict]:
-        out: list[dict] = []
-        page = 1
-        while True:
-            query = {**(params or {}), "_page": page, "_perPage": per_page}
-            body = (await self._get(path, query)).json()
-            if isinstance(body, list):       # some asset listings answer a bare array
-                return out + body
-            body = body or {}
-            out.extend(body.get("items") or [])
-            total = int((body.get("pagination") or {}).get("totalPages") or 0)
-            if page >= total:
-                return out
-            page += 1
-
-    async def _get(self, path: str, params: dict | None = None) -> VendorResponse:
-        return await self.send(VendorCall("GET", path, params=params), idempotent=True)
+        return [item async for batch in self._iter_pages(path, per_page, params) for item in batch]
 
 
 def _seg(value: Any) -> str:

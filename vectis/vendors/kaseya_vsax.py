@@ -8,22 +8,24 @@ or closing it, so the connector offers no verbs. Its read helpers page through t
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import ClassVar
 from urllib.parse import quote
 
-from .base import Connector, VendorCall
-from .http import VendorResponse
+from .base import Connector
+from .kaseya_vsax_read import KaseyaVsaxRead
 
 NO_UPDATE_VERB = ("Kaseya VSA X notifications API documents only DELETE (destructive); "
                   "no acknowledge or close verb.")
 PAGE_SIZE = 100
 
 
-class KaseyaVsaxConnector(Connector):
+class KaseyaVsaxConnector(KaseyaVsaxRead, Connector):
     vendor = "kaseya_vsax"
     kind = "rmm"
     verbs = frozenset()
     missing = {"acknowledge_alert": NO_UPDATE_VERB, "resolve_alert": NO_UPDATE_VERB}
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot"}
 
     async def auth_headers(self) -> dict[str, str]:
         pair = f"{self.credentials.get('token_id', '')}:{self.credentials.get('token_secret', '')}"
@@ -48,18 +50,7 @@ class KaseyaVsaxConnector(Connector):
         return (body or {}).get("Data") or {}
 
     async def _pages(self, path: str, page_size: int) -> list[dict]:
-        out: list[dict] = []
-        while True:
-            body = (await self._get(path, {"$top": page_size, "$skip": len(out)})).json() or {}
-            batch = body.get("Data") or []
-            out.extend(batch)
-            total = (body.get("Meta") or {}).get("TotalCount")
-            # Stop on a short page too, in case an endpoint leaves TotalCount out.
-            if not batch or len(batch) < page_size or (total is not None and len(out) >= total):
-                return out
-
-    async def _get(self, path: str, params: dict[str, Any] | None = None) -> VendorResponse:
-        return await self.send(VendorCall("GET", path, params=params), idempotent=True)
+        return [item async for batch in self._iter_pages(path, page_size) for item in batch]
 
 
 CONNECTOR = KaseyaVsaxConnector

@@ -16,6 +16,7 @@ import asyncio
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import quote
 
 from cachetools import TTLCache
@@ -23,6 +24,7 @@ from cachetools import TTLCache
 from .base import Connector, VendorCall
 from .errors import VendorError
 from .http import VendorResponse
+from .ncentral_read import NCentralRead
 
 NO_UPDATE_VERB = "N-central exposes no documented notification-update REST verb."
 RENEW_MARGIN = 60.0
@@ -41,11 +43,13 @@ class _Tokens:
 _TOKENS: TTLCache = TTLCache(maxsize=512, ttl=26 * 3600)
 
 
-class NCentralConnector(Connector):
+class NCentralConnector(NCentralRead, Connector):
     vendor = "ncentral"
     kind = "rmm"
     verbs = frozenset()
     missing = {"acknowledge_alert": NO_UPDATE_VERB, "resolve_alert": NO_UPDATE_VERB}
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot"}
 
     def __init__(self, base_url, credentials, http):
         super().__init__(base_url, credentials, http)
@@ -136,15 +140,7 @@ class NCentralConnector(Connector):
                                  page_size)
 
     async def _pages(self, path: str, page_size: int) -> list[dict]:
-        out: list[dict] = []
-        page = 1
-        while True:
-            call = VendorCall("GET", path, params={"pageNumber": page, "pageSize": page_size})
-            body = (await self.send(call, idempotent=True)).json() or {}
-            out.extend(body.get("data") or [])
-            if page >= int(body.get("totalPages") or 0):
-                return out
-            page += 1
+        return [item async for batch in self._iter_pages(path, page_size) for item in batch]
 
 
 CONNECTOR = NCentralConnector

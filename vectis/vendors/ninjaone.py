@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from cachetools import TTLCache
@@ -21,6 +21,7 @@ from cachetools import TTLCache
 from .base import AlertDraft, Connector, VendorCall, VerbResult
 from .errors import VendorError
 from .http import VendorResponse
+from .ninjaone_read import NinjaOneRead
 
 SCOPE = "monitoring management control"
 RENEW_MARGIN = 60.0        # seconds before expiry at which a cached token counts as spent
@@ -31,11 +32,14 @@ PAGE_SIZE = 1000
 _TOKENS: TTLCache = TTLCache(maxsize=512, ttl=24 * 3600)
 
 
-class NinjaOneConnector(Connector):
+class NinjaOneConnector(NinjaOneRead, Connector):
     vendor = "ninjaone"
     kind = "rmm"
     verbs = frozenset({"acknowledge_alert", "resolve_alert"})
     missing: dict[str, str] = {}   # every verb of the matrix is available
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot",
+        "backup_jobs": "snapshot"}
 
     def __init__(self, base_url, credentials, http):
         super().__init__(base_url, credentials, http)
@@ -138,30 +142,11 @@ class NinjaOneConnector(Connector):
         return body if isinstance(body, list) else []
 
     async def list_backup_jobs(self, page_size: int = PAGE_SIZE, include: str = "all") -> list[dict]:
-        out: list[dict] = []
-        params: dict[str, Any] = {"pageSize": page_size, "include": include}
-        while True:
-            body = (await self._get("/v2/backup/jobs", params)).json() or {}
-            results = body.get("results") or []
-            out.extend(results)
-            cursor = (body.get("cursor") or {}).get("name")
-            if not cursor or len(results) < page_size:
-                return out
-            params = {"pageSize": page_size, "cursor": cursor}
+        return [job async for batch in self._cursor_iter("/v2/backup/jobs", page_size, include)
+                for job in batch]
 
     async def _after_pages(self, path: str, page_size: int) -> list[dict]:
-        # Keyset paging: `after` is the last id seen; a short page is the last one.
-        out: list[dict] = []
-        params: dict[str, Any] = {"pageSize": page_size}
-        while True:
-            batch = (await self._get(path, params)).json() or []
-            out.extend(batch)
-            if len(batch) < page_size:
-                return out
-            params = {"pageSize": page_size, "after": batch[-1]["id"]}
-
-    async def _get(self, path: str, params: dict | None = None) -> VendorResponse:
-        return await self.send(VendorCall("GET", path, params=params), idempotent=True)
+        return [item async for batch in self._after_iter(path, page_size) for item in batch]
 
 
 def _seg(value: int | str) -> str:

@@ -1,0 +1,166 @@
+"""The sync engine against seeded vendor simulators over HTTP (HaloPSA as the PSA, Atera as the
+RMM): a baseline full sync, an incremental one after a vendor-side change (exactly one event),
+local fields kept, a vendor-created ticket arriving, an alert resolved at the vendor, a vendor
+failure mid-sync, the lease, and tenant isolation."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from vectis.search.fields import search_terms
+from vectis.simulators.kit import Fault
+from vectis.sync.engine import SourceBusy
+from vectis.vendors.base import TicketDraft
+
+VENDORS = ("halopsa", "atera", "datto_bcdr")
+COLLECTIONS = ("customers", "contacts", "tickets", "ticket_messages", "alerts", "assets",
+               "contracts", "invoices")
+
+
+@pytest.fixture
+async def env(make_sync_env):
+    return await make_sync_env({"synca": VENDORS})
+
+
+async def counts(env, slug: str) -> dict[str, int]:
+    db = env.db(slug)
+    return {c: await db[c].count_documents({}) for c in COLLECTIONS}
+
+
+async def events(env, slug: str, kind: str | None = None) -> list[dict]:
+    query = {"type": kind} if kind else {}
+    return await env.db(slug)["events"].find(query).to_list()
+
+
+async def test_baseline_sync_matches_what_is_there_and_fires_nothing(env):
+    before = await counts(env, "synca")
+    psa = await env.sync("synca", "psa")
+    rmm = await env.sync("synca", "rmm")
+    assert all(r.ok for r in [*psa.values(), *rmm.values()]), (psa, rmm)
+    assert psa["tickets"].counts["seen"] > 0 and psa["tickets"].counts["created"] == 0
+    assert rmm["alerts"].counts["seen"] > 0
+    assert await counts(env, "synca") == before              # nothing duplicated
+    assert await events(env, "synca") == []                 # a first run is a baseline
+    source = await env.source("synca", "psa")
+    assert source["sync"]["tickets"]["mode"] == "incremental"
+    assert source["sync"]["tickets"]["cursor"] is not None
+
+
+async def test_a_vendor_side_change_arrives_once_and_keeps_local_fields(env):
+    await env.sync("synca", "psa")
+    db = env.db("synca")
+    source = await env.source("synca", "psa")
+    ticket = await db["tickets"].find_one({"source_id": source["_id"], "status": {"$ne": "closed"}})
+    external = next(r["external_id"] for r in ticket["refs"] if r["source_id"] == source["_id"])
+    await db["tickets"].update_one({"_id": ticket["_id"]}, {"$set": {"operator_tag": "vip"}})
+    customer_health = (await db["customers"].find_one({"_id": ticket["customer_id"]}))["health"]
+
+    sim = await env.sim("synca", "psa")
+    closed = next(s["id"] for s in sim.statuses if s["type"] == "closed")
+    sim.touch_ticket(int(external), status_id=closed, priority_id=1, summary="Renamed at the vendor")
+    report = await env.sync("synca", "psa")
+    assert report["tickets"].counts["updated"] == 1, report["tickets"]
+    assert report["tickets"].counts["seen"] < 5                    # incremental: just the change
+    stored = await db["tickets"].find_one({"_id": ticket["_id"]})
+    assert (stored["status"], stored["priority"], stored["subject"]) == ("closed", "critical",
+                                                                         "Renamed at the vendor")
+    assert stored["closed_at"] is not None and stored["operator_tag"] == "vip"
+    assert (await db["customers"].find_one({"_id": ticket["customer_id"]}))["health"] == customer_health
+    updated = await events(env, "synca", "ticket.updated")
+    assert len(updated) == 1 and updated[0]["object"]["id"] == ticket["_id"]
+    assert updated[0]["data"]["changes"]["status"][1] == "closed"
+    await env.sync("synca", "psa")                                # the overlap re-reads it
+    assert len(await events(env, "synca", "ticket.updated")) == 1
+    # Search follows the new subject: the stored trigrams are those of the new values.
+    assert stored["search_tg"] == search_terms("tickets", stored)
+
+
+async def test_a_ticket_created_at_the_vendor_appears_with_its_thread(env):
+    await env.sync("synca", "psa")
+    db = env.db("synca")
+    source = await env.source("synca", "psa")
+    customer = await db["customers"].find_one({"primary_psa_source_id": source["_id"]})
+    company = next(r["external_id"] for r in customer["refs"] if r["source_id"] == source["_id"])
+    _, connector = await env.connections.connector("synca", source["_id"])
+    made = await connector.perform("create_ticket", TicketDraft(
+        company_ref=company, subject="Created in Halo directly", description="By a technician."))
+    report = await env.sync("synca", "psa")
+    assert report["tickets"].counts["created"] == 1
+    stored = await db["tickets"].find_one({"refs.external_id": made.external_id,
+                                           "refs.source_id": source["_id"]})
+    assert stored["subject"] == "Created in Halo directly" and stored["customer_id"] == customer["_id"]
+    created = await events(env, "synca", "ticket.created")
+    assert [e["object"]["id"] for e in created] == [stored["_id"]]
+
+
+async def test_an_alert_gone_at_the_vendor_is_resolved_once(env):
+    await env.sync("synca", "rmm")
+    db = env.db("synca")
+    source = await env.source("synca", "rmm")
+    alert = await db["alerts"].find_one({"source_id": source["_id"], "status": "open"})
+    external = next(r["external_id"] for r in alert["refs"] if r["source_id"] == source["_id"])
+    sim = await env.sim("synca", "rmm")
+    sim.remove("alerts", int(external))
+    report = await env.sync("synca", "rmm")
+    assert report["alerts"].ok and report["alerts"].counts["closed"] == 1
+    stored = await db["alerts"].find_one({"_id": alert["_id"]})
+    assert stored["status"] == "resolved" and stored["resolved_at"] is not None
+    assert stored["history"][-1]["action"] == "resolved"
+    await env.sync("synca", "rmm")
+    resolved = await events(env, "synca", "alert.resolved")
+    assert [e["object"]["id"] for e in resolved] == [alert["_id"]]
+
+
+async def test_a_vendor_failure_mid_sync_resumes_without_duplicates(env):
+    await env.sync("synca", "psa")
+    before = await counts(env, "synca")
+    cursor = (await env.source("synca", "psa"))["sync"]["tickets"]["cursor"]
+    sim = await env.sim("synca", "psa")
+    sim.faults.add(Fault(kind="status", status=500, method="GET", path=r"/api/Tickets$", count=None))
+    report = await env.sync("synca", "psa")
+    assert report["tickets"].ok is False and "HTTP 500" in report["tickets"].error
+    assert report["customers"].ok and report["invoices"].ok       # the others still ran
+    state = (await env.source("synca", "psa"))["sync"]["tickets"]
+    assert state["cursor"] == cursor and state["last_error"]
+    sim.faults.clear()
+    assert (await env.sync("synca", "psa"))["tickets"].ok
+    assert await counts(env, "synca") == before
+
+
+async def test_one_source_is_never_synced_twice_at_once(env, make_sync_env):
+    source = await env.source("synca", "psa")
+    assert await env.storage.sync.acquire("synca", source["_id"], "someone-else", lease_time())
+    with pytest.raises(SourceBusy):
+        await env.engine.sync_source("synca", source["_id"])
+    await env.storage.sync.release("synca", source["_id"], "someone-else")
+    # Two engines (as two processes would) racing: one runs, the other is told it is busy.
+    from vectis.sync.engine import SyncEngine
+    other = SyncEngine(env.storage, env.connections)
+    results = await asyncio.gather(env.engine.sync_source("synca", source["_id"]),
+                                   other.sync_source("synca", source["_id"]), return_exceptions=True)
+    assert sum(isinstance(r, SourceBusy) for r in results) == 1
+    assert sum(isinstance(r, list) for r in results) == 1
+
+
+async def test_a_source_of_one_tenant_never_writes_into_another(make_sync_env):
+    env = await make_sync_env({"tenanta": VENDORS, "tenantb": VENDORS})
+    untouched = {c: await env.db("tenantb")[c].find({}, {"updated_at": 1}).sort("_id", 1).to_list()
+                 for c in COLLECTIONS}
+    sim = await env.sim("tenanta", "psa")
+    source = await env.source("tenanta", "psa")
+    ticket = await env.db("tenanta")["tickets"].find_one({"source_id": source["_id"]})
+    external = next(r["external_id"] for r in ticket["refs"] if r["source_id"] == source["_id"])
+    sim.touch_ticket(int(external), summary="Only in tenant A")
+    await env.sync("tenanta", "psa")
+    await env.sync("tenanta", "psa")
+    after = {c: await env.db("tenantb")[c].find({}, {"updated_at": 1}).sort("_id", 1).to_list()
+             for c in COLLECTIONS}
+    assert after == untouched
+    assert await env.db("tenantb")["events"].count_documents({}) == 0
+    assert await env.db("tenanta")["tickets"].count_documents({"subject": "Only in tenant A"}) == 1
+
+
+def lease_time():
+    from datetime import timedelta
+    return timedelta(minutes=5)
