@@ -43,12 +43,14 @@ class SyncEnv:
 async def make_sync_env(storage):
     made: list[tuple[SimulatorFleet, VendorHttp]] = []
 
-    async def make(tenants: dict[str, tuple[str, str, str]]) -> SyncEnv:
+    async def make(tenants: dict[str, tuple[str, str, str]], key: bytes | None = None) -> SyncEnv:
+        """`key`: the encryption key the sources' credentials are sealed with (another process
+        that must decrypt them, e.g. the admin CLI, needs the same one)."""
         for slug, vendors in tenants.items():
             await seed_tenant(storage, slug, slug.title(), passwords={}, customers=4,
                               tickets_per_customer=4, now=SEEDED_AT, vendors=vendors)
         http = VendorHttp(policy=RetryPolicy(attempts=2, backoff=(0.01,), timeout=3.0))
-        connections = Connections(storage, secrets.token_bytes(32), http)
+        connections = Connections(storage, key or secrets.token_bytes(32), http)
         fleet = SimulatorFleet()
         made.append((fleet, http))
         await fleet.start_for_tenants(storage, connections, list(tenants))

@@ -3,6 +3,9 @@ Secret headers, `POST /{Entity}/query` filters answered as `{items, pageDetails}
 per page, `nextPageUrl` to follow), `{"item": ...}` for single reads, `{"itemId": n}` for writes,
 picklists under `/{Entity}/entityInformation/fields`, and Autotask's `{"errors": [...]}` bodies.
 
+Tests change entities as a technician would through `update`, `touch_ticket`, `add_note`,
+`deactivate_company` and `delete_invoice`; every stamp comes from `clock`.
+
 Also serves the unauthenticated zone look-up `GET /atservicesrest/v1.0/zoneInformation?user=`,
 whose `url` points back at this simulator.
 """
@@ -12,6 +15,7 @@ import itertools
 import json
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -27,14 +31,20 @@ COMPLETE = 5                       # the system "Complete" ticket status
 API_RESOURCE_ID = 29682885         # the API user's resource id
 ENTITIES = {"Companies": "companies", "Contacts": "contacts", "Tickets": "tickets",
             "TicketNotes": "notes", "ConfigurationItems": "configuration_items",
-            "Contracts": "contracts", "Invoices": "invoices"}
+            "Contracts": "contracts", "Invoices": "invoices", "Resources": "resources"}
+# The fields Autotask stamps when an entity changes (Invoices have none).
+CHANGE_STAMPS = {"Companies": ("lastTrackedModifiedDateTime",), "Contacts": ("lastModifiedDate",),
+                 "Tickets": ("lastTrackedModificationDateTime", "lastActivityDate"),
+                 "TicketNotes": ("lastActivityDate",), "Contracts": ("lastModifiedDateTime",),
+                 "ConfigurationItems": (), "Resources": (), "Invoices": ()}
 OPS = ("eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains", "exist",
        "notExist", "in", "notIn", "and", "or")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}T")
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now_iso(moment: datetime | None = None) -> str:
+    moment = (moment or datetime.now(UTC)).astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def at_error(status: int, *messages: str) -> web.Response:
@@ -146,40 +156,87 @@ class AutotaskSimulator(Simulator):
                             "integration_code": secrets.token_hex(12).upper()}
         self._ids = itertools.count(12801)
         self._numbers: dict[str, itertools.count] = {}
+        # Every stamp the simulator writes comes from here; tests move it to make a change land
+        # after a given moment without sleeping.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         for store in ENTITIES.values():
             setattr(self, store, {})   # id -> Autotask entity
+        self.resources[API_RESOURCE_ID] = {"id": API_RESOURCE_ID, "firstName": "API",
+                                           "lastName": "User", "email": username,
+                                           "userName": username, "isActive": True}
         self.fields = default_fields()
         self.writes: list[dict] = []   # every accepted write, as received, for assertions
         super().__init__()
 
     # --- state ------------------------------------------------------------------------------
     def seed(self, *, companies=(), contacts=(), tickets=(), notes=(), configuration_items=(),
-             contracts=(), invoices=()) -> None:
-        """Preload Autotask-shaped entities; missing ids (and ticket defaults) are filled in."""
-        for store, items in (("companies", companies), ("contacts", contacts),
-                             ("configuration_items", configuration_items),
-                             ("contracts", contracts), ("invoices", invoices)):
+             contracts=(), invoices=(), resources=()) -> None:
+        """Preload Autotask-shaped entities; missing ids (and ticket defaults, and the change
+        stamps an entity carries) are filled in."""
+        stamp = self.now()
+        for entity, items in (("Companies", companies), ("Contacts", contacts),
+                              ("ConfigurationItems", configuration_items),
+                              ("Contracts", contracts), ("Invoices", invoices),
+                              ("Resources", resources)):
             for item in items:
-                item = {"id": item.get("id") or next(self._ids), **item}
-                getattr(self, store)[item["id"]] = item
+                item = {"id": item.get("id") or next(self._ids),
+                        **dict.fromkeys(CHANGE_STAMPS[entity], item.get("createDate") or stamp),
+                        **item}
+                getattr(self, ENTITIES[entity])[item["id"]] = item
         for item in tickets:
             ticket = {"id": next(self._ids), "ticketNumber": self._number(), "status": 1,
-                      "priority": 2, "description": "", "createDate": now_iso(),
-                      "lastActivityDate": now_iso(), "completedDate": None, **item}
+                      "priority": 2, "description": "", "createDate": stamp,
+                      "lastActivityDate": stamp, "completedDate": None, **item}
+            ticket.setdefault("lastTrackedModificationDateTime", ticket["lastActivityDate"])
             self.tickets[ticket["id"]] = ticket
         for item in notes:
             note = {"id": next(self._ids), "noteType": 1, "publish": 1, "title": "",
-                    "createDateTime": now_iso(), **item}
+                    "createDateTime": stamp, **item}
+            note.setdefault("lastActivityDate", note["createDateTime"])
             self.notes[note["id"]] = note
-        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets, *self.notes])
+        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets, *self.notes,
+                                      *self.contracts, *self.invoices])
 
     def state(self) -> dict:
         return {"tickets": list(self.tickets.values()), "notes": list(self.notes.values()),
                 "writes": self.writes}
 
+    def now(self) -> str:
+        return now_iso(self.clock())
+
+    # --- changes made at the vendor (as a technician in Autotask's own UI would) ------------
+    def update(self, entity: str, item_id: int, **fields) -> dict:
+        """Change fields of an entity (`Companies`, `Tickets`, ...); Autotask stamps the
+        entity's change fields, as every edit does."""
+        item = getattr(self, ENTITIES[entity])[item_id]
+        item.update(fields)
+        item.update(dict.fromkeys(CHANGE_STAMPS[entity], self.now()))
+        return item
+
+    def touch_ticket(self, ticket_id: int, **fields) -> dict:
+        """Moving a ticket to or from Complete sets or clears its completion date."""
+        ticket = self.update("Tickets", ticket_id, **fields)
+        if "status" in fields:
+            done = ticket["status"] == COMPLETE
+            ticket.update(completedDate=self.now() if done else None,
+                          resolvedDateTime=self.now() if done else None)
+        return ticket
+
+    def deactivate_company(self, company_id: int) -> dict:
+        """Autotask cannot delete a company that has history: it is made inactive instead."""
+        return self.update("Companies", company_id, isActive=False)
+
+    def delete_invoice(self, invoice_id: int) -> None:
+        del self.invoices[invoice_id]
+
+    def add_note(self, ticket_id: int, text: str, *, internal: bool = False) -> dict:
+        return self._store_note(self.tickets[ticket_id], {
+            "title": text.splitlines()[0][:250], "description": text, "noteType": 1,
+            "publish": 2 if internal else 1})
+
     def _number(self) -> str:
         """Ticket numbers are `T<yyyymmdd>.<4-digit daily sequence>`."""
-        day = datetime.now(UTC).strftime("%Y%m%d")
+        day = self.clock().astimezone(UTC).strftime("%Y%m%d")
         counter = self._numbers.setdefault(day, itertools.count(1))
         return f"T{day}.{next(counter):04d}"
 
@@ -333,14 +390,14 @@ class AutotaskSimulator(Simulator):
             return at_error(400, "The request body must be a Ticket object.")
         if errors := self._check_ticket(body, creating=True):
             return at_error(400, *errors)
-        stamp = now_iso()
+        stamp = self.now()
         ticket = {"ticketType": 1, "source": -1, "contactID": None, "assignedResourceID": None,
                   "assignedResourceRoleID": None, "dueDateTime": None, "userDefinedFields": [],
                   **{k: v for k, v in body.items() if k not in ("id", "ticketNumber")},
                   "id": next(self._ids), "ticketNumber": self._number(),
                   "description": body.get("description") or "", "createDate": stamp,
-                  "lastActivityDate": stamp, "completedDate": None,
-                  "creatorResourceID": API_RESOURCE_ID}
+                  "lastActivityDate": stamp, "lastTrackedModificationDateTime": stamp,
+                  "completedDate": None, "creatorResourceID": API_RESOURCE_ID}
         self.tickets[ticket["id"]] = ticket
         return web.json_response({"itemId": ticket["id"]})
 
@@ -353,9 +410,10 @@ class AutotaskSimulator(Simulator):
             return at_error(404, f"Tickets {body['id']} was not found.")
         if errors := self._check_ticket(body, creating=False):
             return at_error(400, *errors)
-        stamp, was_complete = now_iso(), ticket["status"] == COMPLETE
+        stamp, was_complete = self.now(), ticket["status"] == COMPLETE
         ticket.update({k: v for k, v in body.items()
-                       if k not in ("id", "ticketNumber", "createDate")}, lastActivityDate=stamp)
+                       if k not in ("id", "ticketNumber", "createDate")}, lastActivityDate=stamp,
+                      lastTrackedModificationDateTime=stamp)
         if ticket["status"] == COMPLETE and not was_complete:
             ticket.update(completedDate=stamp, resolvedDateTime=stamp)
         elif ticket["status"] != COMPLETE:
@@ -381,14 +439,19 @@ class AutotaskSimulator(Simulator):
             errors.append("ticketID does not match the parent ticket.")
         if errors:
             return at_error(400, *errors)
-        stamp = now_iso()
-        note = {"id": next(self._ids), "ticketID": ticket["id"], "title": body["title"],
-                "description": body["description"], "noteType": body["noteType"],
-                "publish": body["publish"], "createDateTime": stamp, "lastActivityDate": stamp,
+        note = self._store_note(ticket, {k: body[k] for k in ("title", "description", "noteType",
+                                                             "publish")})
+        return web.json_response({"itemId": note["id"]})
+
+    def _store_note(self, ticket: dict, fields: dict) -> dict:
+        """A note by the API user; it counts as activity on its ticket."""
+        stamp = self.now()
+        note = {"id": next(self._ids), "ticketID": ticket["id"], **fields,
+                "createDateTime": stamp, "lastActivityDate": stamp,
                 "creatorResourceID": API_RESOURCE_ID, "createdByContactID": None}
         self.notes[note["id"]] = note
         ticket["lastActivityDate"] = stamp
-        return web.json_response({"itemId": note["id"]})
+        return note
 
     async def _get_note(self, request: web.Request) -> web.Response:
         note = self.notes.get(int(request.match_info["note"]))

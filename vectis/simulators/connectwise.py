@@ -2,6 +2,9 @@
 auth plus the `clientId` header, bare-array lists paged by page/pageSize with an RFC 5988 `Link`
 header, the `conditions` query language, and CW's `{code, message, errors}` error bodies. Also
 serves the unauthenticated `GET /login/companyinfo/{companyId}` codebase look-up.
+
+Tests change records as a technician would through `update`, `touch_ticket`, `add_note` and
+`delete_company`, which stamp `_info.lastUpdated`; every stamp comes from `clock`.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import math
 import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,8 +29,9 @@ DEFAULT_PAGE_SIZE = 25
 API_MEMBER = {"id": 190, "identifier": "APIMember", "name": "API Member"}
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")   # CW dates carry whole seconds
+def now_iso(moment: datetime | None = None) -> str:
+    """CW's date format: whole seconds, `Z`."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cw_error(status: int, code: str, message: str, errors: list | None = None) -> web.Response:
@@ -130,6 +135,9 @@ class ConnectWiseSimulator(Simulator):
         self.credentials = {"company_id": company_id, "public_key": secrets.token_hex(8),
                             "private_key": secrets.token_hex(8), "client_id": str(uuid.uuid4())}
         self._ids = itertools.count(1001)
+        # Every stamp the simulator writes comes from here; tests move it to make a change land
+        # after a given moment without sleeping.
+        self.clock: Callable[[], datetime] = lambda: datetime.now(UTC)
         self.companies, self.contacts, self.configurations = {}, {}, {}  # id -> CW object
         self.agreements, self.invoices, self.tickets = {}, {}, {}
         self.notes: dict[int, list[dict]] = {}                           # ticket id -> notes
@@ -153,19 +161,24 @@ class ConnectWiseSimulator(Simulator):
     def seed(self, *, companies=(), contacts=(), boards=(), statuses=None, priorities=(),
              tickets=(), notes=(), configurations=(), agreements=(), invoices=()) -> None:
         """Preload CW-shaped objects; missing ids are assigned. `statuses` = {boardId: [...]}"""
+        stamp = self.now()
         for store, items in ((self.companies, companies), (self.contacts, contacts),
                              (self.boards, boards), (self.priorities, priorities),
                              (self.configurations, configurations),
                              (self.agreements, agreements), (self.invoices, invoices)):
             for item in items:
                 item = {"id": item.get("id") or next(self._ids), **item}
+                if store is not self.boards and store is not self.priorities:
+                    # Every CW record carries `_info`, which `lastUpdated` conditions read.
+                    item.setdefault("_info", {"dateEntered": stamp, "enteredBy": "Vectis",
+                                              "lastUpdated": stamp, "updatedBy": "Vectis"})
                 store[item["id"]] = item
         for board_id, board_statuses in (statuses or {}).items():
             self.statuses[int(board_id)] = [dict(s) for s in board_statuses]
         for item in tickets:
             self._fill_ticket(dict(item))
         for item in notes:
-            note = {"id": next(self._ids), "dateCreated": now_iso(), "internalAnalysisFlag": False,
+            note = {"id": next(self._ids), "dateCreated": stamp, "internalAnalysisFlag": False,
                     "detailDescriptionFlag": False, "resolutionFlag": False, **item}
             self.notes.setdefault(int(note["ticketId"]), []).append(note)
         self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets,
@@ -174,6 +187,41 @@ class ConnectWiseSimulator(Simulator):
     def state(self) -> dict:
         return {"tickets": list(self.tickets.values()), "notes": self.notes, "writes": self.writes}
 
+    def now(self) -> str:
+        return now_iso(self.clock())
+
+    # --- changes made at the vendor (as a technician in CW's own UI would) -------------------
+    def update(self, kind: str, object_id: int, **fields) -> dict:
+        """Change fields of a company, contact, agreement, invoice, configuration or ticket;
+        CW stamps `_info.lastUpdated`, as every edit does."""
+        store = {"companies": self.companies, "contacts": self.contacts,
+                 "agreements": self.agreements, "invoices": self.invoices,
+                 "configurations": self.configurations, "tickets": self.tickets}[kind]
+        item = store[object_id]
+        item.update(fields)
+        item.setdefault("_info", {"dateEntered": self.now()}).update(lastUpdated=self.now(),
+                                                                      updatedBy="Vectis")
+        return item
+
+    def touch_ticket(self, ticket_id: int, *, status: str | None = None, **fields) -> dict:
+        """`status` names a status of the ticket's board; a closed status closes the ticket."""
+        ticket = self.tickets[ticket_id]
+        if status is not None:
+            found = next(s for s in self.statuses[ticket["board"]["id"]]
+                         if s["name"].lower() == status.lower() and not s.get("inactive"))
+            closed = bool(found.get("closedStatus"))
+            fields.update(status=_ref(found), closedFlag=closed,
+                          closedDate=self.now() if closed else None)
+        return self.update("tickets", ticket_id, **fields)
+
+    def delete_company(self, company_id: int) -> dict:
+        """CW keeps a deleted company, flagged, so integrations can see it went."""
+        return self.update("companies", company_id, deletedFlag=True)
+
+    def add_note(self, ticket_id: int, text: str, *, internal: bool = False) -> dict:
+        flag = "internalAnalysisFlag" if internal else "detailDescriptionFlag"
+        return self._add_note(self.tickets[ticket_id], {"text": text, flag: True})
+
     def _fill_ticket(self, ticket: dict) -> dict:
         """Complete a ticket the way CW stores it, and store it."""
         ticket.setdefault("id", next(self._ids))
@@ -181,7 +229,7 @@ class ConnectWiseSimulator(Simulator):
         board = self.boards[ticket.get("board", {}).get("id") or min(self.boards)]
         status = self._status(board["id"], ticket.get("status", {}).get("id")) or \
             next(s for s in self.statuses[board["id"]] if s.get("defaultFlag"))
-        stamp = now_iso()
+        stamp = self.now()
         ticket.update(recordType="ServiceTicket", board=_ref(board), status=_ref(status))
         ticket.setdefault("priority", _ref(next(
             (p for p in self.priorities.values() if p.get("defaultFlag")), {}), "sort"))
@@ -344,11 +392,11 @@ class ConnectWiseSimulator(Simulator):
                     return invalid("ticket", [_e("status", "Status is not valid for this board.")])
                 closed = bool(status.get("closedStatus"))
                 ticket.update(status=_ref(status), closedFlag=closed,
-                              closedDate=now_iso() if closed else None,
+                              closedDate=self.now() if closed else None,
                               closedBy=API_MEMBER["identifier"] if closed else None)
             else:
                 ticket["summary"] = value
-        ticket["_info"]["lastUpdated"] = now_iso()
+        ticket["_info"]["lastUpdated"] = self.now()
         return web.json_response(ticket)
 
     async def _list_notes(self, request: web.Request) -> web.Response:
@@ -371,7 +419,7 @@ class ConnectWiseSimulator(Simulator):
         return web.json_response(self._add_note(ticket, body), status=201)
 
     def _add_note(self, ticket: dict, body: dict) -> dict:
-        stamp = now_iso()
+        stamp = self.now()
         flags = ("detailDescriptionFlag", "internalAnalysisFlag", "resolutionFlag", "issueFlag",
                  "customerUpdatedFlag", "processNotifications")
         note = {"id": next(self._ids), "ticketId": ticket["id"], "text": body["text"],

@@ -12,8 +12,10 @@ Writes answer only `{"itemId": n}`, so after a create the connector reads the ne
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
+from .autotask_read import AutotaskReader
 from .base import (
     TICKET_VERBS,
     CloseDraft,
@@ -63,11 +65,15 @@ async def zone_base_url(http: VendorHttp, username: str, lookup_url: str = ZONE_
     return url.rstrip("/") + "/V1.0"
 
 
-class AutotaskConnector(Connector):
+class AutotaskConnector(AutotaskReader, Connector):
     vendor = "autotask"
     kind = "psa"
     verbs = frozenset(TICKET_VERBS)
     missing: dict[str, str] = {}   # the public matrix lists no absent tools for Autotask
+    # Invoices carry no change stamp, so they are read whole every run.
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
+        "contracts": "incremental", "invoices": "snapshot"}
 
     def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
         super().__init__(base_url, credentials, http)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from .base import (
     TICKET_VERBS,
@@ -22,6 +23,7 @@ from .base import (
     floor_second,
     vendor_time,
 )
+from .connectwise_read import ConnectWiseReader
 from .errors import VendorError
 from .http import VendorHttp
 
@@ -67,11 +69,15 @@ async def discover_base_url(http: VendorHttp, host: str, company_id: str) -> str
     return f"{origin.rstrip('/')}/{codebase.strip('/')}/apis/3.0"
 
 
-class ConnectWiseConnector(Connector):
+class ConnectWiseConnector(ConnectWiseReader, Connector):
     vendor = "connectwise"
     kind = "psa"
     verbs = frozenset(TICKET_VERBS)
     missing: dict[str, str] = {}   # the public matrix lists no absent tools for ConnectWise
+    # Every CW record carries `_info.lastUpdated`, which `conditions` can filter on.
+    SYNC_ENTITIES: ClassVar[dict[str, str]] = {
+        "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
+        "contracts": "incremental", "invoices": "incremental"}
 
     def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
         super().__init__(base_url, credentials, http)
