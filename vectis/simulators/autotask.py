@@ -7,26 +7,27 @@ Tests change entities as a technician would through `update`, `touch_ticket`, `a
 `deactivate_company` and `delete_invoice`; every stamp comes from `clock`.
 
 Also serves the unauthenticated zone look-up `GET /atservicesrest/v1.0/zoneInformation?user=`,
-whose `url` points back at this simulator.
+whose `url` points back at this simulator. The filter language and paging are `autotask_query`.
 """
 from __future__ import annotations
 
 import itertools
-import json
-import re
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
-from .kit import Simulator
+# The `as` aliases re-export names this module held before the query filter moved out.
+from .autotask_query import MAX_RECORDS as MAX_RECORDS
+from .autotask_query import OPS as OPS
+from .autotask_query import matcher as matcher
+from .autotask_query import page, page_size, read_search, select
+from .kit import Simulator, continue_after
 
 ROOT = "/ATServicesRest/V1.0"
 ZONE_PATH = "/atservicesrest/v1.0/zoneInformation"
-MAX_RECORDS = 500
 COMPLETE = 5                       # the system "Complete" ticket status
 API_RESOURCE_ID = 29682885         # the API user's resource id
 ENTITIES = {"Companies": "companies", "Contacts": "contacts", "Tickets": "tickets",
@@ -37,9 +38,6 @@ CHANGE_STAMPS = {"Companies": ("lastTrackedModifiedDateTime",), "Contacts": ("la
                  "Tickets": ("lastTrackedModificationDateTime", "lastActivityDate"),
                  "TicketNotes": ("lastActivityDate",), "Contracts": ("lastModifiedDateTime",),
                  "ConfigurationItems": (), "Resources": (), "Invoices": ()}
-OPS = ("eq", "noteq", "gt", "gte", "lt", "lte", "beginsWith", "endsWith", "contains", "exist",
-       "notExist", "in", "notIn", "and", "or")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}T")
 
 
 def now_iso(moment: datetime | None = None) -> str:
@@ -94,59 +92,6 @@ def default_fields() -> dict[str, list[dict]]:
         field("createDateTime", "datetime"), field("lastActivityDate", "datetime")]}
 
 
-# --- the query filter ----------------------------------------------------------------------
-def matcher(condition: Any):
-    """A predicate for one filter condition (nested `and`/`or` through `items`)."""
-    if not isinstance(condition, dict) or condition.get("op") not in OPS:
-        raise ValueError(f"invalid filter condition {json.dumps(condition)[:80]}")
-    op = condition["op"]
-    if op in ("and", "or"):
-        parts = [matcher(item) for item in condition.get("items") or []]
-        if not parts:
-            raise ValueError(f"'{op}' needs items")
-        combine = all if op == "and" else any
-        return lambda record: combine(part(record) for part in parts)
-    name, expected = condition.get("field"), condition.get("value")
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"'{op}' needs a field")
-    return lambda record: _test(_get(record, name), op, expected)
-
-
-def _get(record: dict, name: str) -> Any:
-    lowered = name.lower()     # Autotask field names are case-insensitive
-    return next((v for k, v in record.items() if k.lower() == lowered), None)
-
-
-def _norm(value: Any) -> Any:
-    if isinstance(value, str) and _DATE.match(value):
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return value.lower() if isinstance(value, str) else value   # SQL collation
-
-
-def _test(actual: Any, op: str, expected: Any) -> bool:
-    if op in ("exist", "notExist"):
-        return (actual not in (None, "")) == (op == "exist")
-    if op in ("in", "notIn"):
-        return any(_test(actual, "eq", v) for v in expected or []) == (op == "in")
-    a, e = _norm(actual), _norm(expected)
-    if isinstance(a, (int, float)) and isinstance(e, str):
-        try:
-            e = float(e)
-        except ValueError:
-            return False
-    if op in ("beginsWith", "endsWith", "contains"):
-        a, e = str(a or "").lower(), str(e or "").lower()
-        return {"beginsWith": a.startswith, "endsWith": a.endswith, "contains": a.__contains__}[op](e)
-    if a is None or e is None:
-        return (a is e) == (op == "eq") if op in ("eq", "noteq") else False
-    try:
-        return {"eq": a == e, "noteq": a != e, "gt": a > e, "gte": a >= e, "lt": a < e,
-                "lte": a <= e}[op]
-    except TypeError:
-        return False
-
-
 class AutotaskSimulator(Simulator):
     vendor = "autotask"
     root = ROOT
@@ -194,7 +139,7 @@ class AutotaskSimulator(Simulator):
                     "createDateTime": stamp, **item}
             note.setdefault("lastActivityDate", note["createDateTime"])
             self.notes[note["id"]] = note
-        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets, *self.notes,
+        self._ids = continue_after(self._ids, [*self.companies, *self.contacts, *self.tickets, *self.notes,
                                       *self.contracts, *self.invoices])
 
     def state(self) -> dict:
@@ -292,61 +237,26 @@ class AutotaskSimulator(Simulator):
     async def _fields(self, request: web.Request) -> web.Response:
         return web.json_response({"fields": self.fields.get(request.match_info["entity"], [])})
 
-    async def _search(self, request: web.Request) -> tuple[dict, dict]:
-        """The query (POST body or `search=` JSON) and the paging state of a `next` URL."""
-        if request.method == "POST":
-            query = await request.json()
-        else:
-            query = json.loads(request.query.get("search") or "null")
-        paging = json.loads(request.query.get("paging") or "{}")
-        if not isinstance(query, dict) or not isinstance(query.get("filter"), list) or \
-                not query["filter"]:
-            raise ValueError("A query needs a non-empty filter.")
-        return query, paging
-
     def _select(self, request: web.Request, query: dict) -> list[dict]:
-        predicates = [matcher(c) for c in query["filter"]]
         rows = self._store(request).values()
         if "id" in request.match_info and "entity" not in request.match_info:   # child notes
             rows = [n for n in rows if n.get("ticketID") == int(request.match_info["id"])]
-        return sorted((r for r in rows if all(p(r) for p in predicates)), key=lambda r: r["id"])
+        return select(rows, query["filter"])
 
     async def _query(self, request: web.Request) -> web.Response:
         try:
-            query, paging = await self._search(request)
-            size = int(paging.get("pageSize") or query.get("maxRecords") or MAX_RECORDS)
-            if not 1 <= size <= MAX_RECORDS:
-                raise ValueError(f"maxRecords must be between 1 and {MAX_RECORDS}.")
+            query, paging = await read_search(request)
+            size = page_size(query, paging)
             rows = self._select(request, query)
         except (ValueError, TypeError) as exc:
             return at_error(400, str(exc))
-        after, before = paging.get("afterId"), paging.get("beforeId")
-        if before is not None:
-            rows = [r for r in rows if r["id"] < before][-size:]
-            start = 0
-        else:
-            start = next((i for i, r in enumerate(rows) if r["id"] > after), len(rows)) \
-                if after is not None else 0
-        page, more = rows[start:start + size], start + size < len(rows)
-        if fields := query.get("includeFields"):
-            wanted = {f.lower() for f in fields} | {"id"}
-            page = [{k: v for k, v in r.items() if k.lower() in wanted} for r in page]
-
-        def link(**cursor) -> str:
-            base = f"{request.scheme}://{request.host}{request.path.removesuffix('/next')}/next"
-            return base + "?" + urlencode({"paging": json.dumps({"pageSize": size, **cursor}),
-                                           "search": json.dumps(query)})
-        ids = [r["id"] for r in page]
-        has_prev = bool(ids) and any(r["id"] < ids[0] for r in rows)
-        return web.json_response({"items": page, "pageDetails": {
-            "count": len(page), "requestCount": size,
-            "prevPageUrl": link(beforeId=ids[0]) if has_prev else None,
-            "nextPageUrl": link(afterId=ids[-1]) if more and ids else None}})
+        next_url = f"{request.scheme}://{request.host}{request.path.removesuffix('/next')}/next"
+        return web.json_response(page(rows, query, paging, size, next_url))
 
     async def _count(self, request: web.Request) -> web.Response:
         try:
             return web.json_response({"queryCount": len(self._select(
-                request, (await self._search(request))[0]))})
+                request, (await read_search(request))[0]))})
         except (ValueError, TypeError) as exc:
             return at_error(400, str(exc))
 
@@ -462,8 +372,3 @@ class AutotaskSimulator(Simulator):
 
 SIMULATOR = AutotaskSimulator
 
-
-def _past(counter, used) -> itertools.count:
-    """A counter that continues after every seeded id, so a created object never reuses one."""
-    start = next(counter)
-    return itertools.count(max([start, *(int(i) + 1 for i in used if str(i).isdigit())]))

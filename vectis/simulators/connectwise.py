@@ -1,7 +1,8 @@
 """ConnectWise Manage simulator: `/v4_6_release/apis/3.0/...` with Basic company+public:private
 auth plus the `clientId` header, bare-array lists paged by page/pageSize with an RFC 5988 `Link`
 header, the `conditions` query language, and CW's `{code, message, errors}` error bodies. Also
-serves the unauthenticated `GET /login/companyinfo/{companyId}` codebase look-up.
+serves the unauthenticated `GET /login/companyinfo/{companyId}` codebase look-up. Conditions,
+orderBy and paging are `connectwise_query`.
 
 Tests change records as a technician would through `update`, `touch_ticket`, `add_note` and
 `delete_company`, which stamp `_info.lastUpdated`; every stamp comes from `clock`.
@@ -10,8 +11,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import math
-import re
 import secrets
 import uuid
 from collections.abc import Callable
@@ -20,12 +19,17 @@ from typing import Any
 
 from aiohttp import web
 
-from .kit import Simulator
+# The `as` aliases re-export names this module held before the query language moved out.
+from .connectwise_query import DEFAULT_PAGE_SIZE as DEFAULT_PAGE_SIZE
+from .connectwise_query import MAX_PAGE_SIZE as MAX_PAGE_SIZE
+from .connectwise_query import lookup as lookup
+from .connectwise_query import paginate, select
+from .connectwise_query import parse_conditions as parse_conditions
+from .connectwise_query import parse_dt as parse_dt
+from .kit import Simulator, continue_after
 
 ROOT = "/v4_6_release/apis/3.0"
 CODEBASE = "v4_6_release/"
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 25
 API_MEMBER = {"id": 190, "identifier": "APIMember", "name": "API Member"}
 
 
@@ -42,89 +46,6 @@ def cw_error(status: int, code: str, message: str, errors: list | None = None) -
 def invalid(resource: str, errors: list[dict]) -> web.Response:
     errors = [{**error, "resource": resource} for error in errors]
     return cw_error(400, "InvalidObject", f"{resource} object is invalid", errors)
-
-
-# --- the conditions language: `field/sub op value` clauses joined by and/or ("and" binds tighter)
-_CLAUSE = re.compile(r'\s*([\w/.]+)\s*(<=|>=|!=|=|<|>|\s(?:not\s+)?(?:contains|like)\s)\s*'
-                     r'("(?:[^"\\]|\\.)*"|\[[^\]]*\]|[^\s()\[\]"]+)\s*', re.I)
-_JOIN = re.compile(r'(and|or)\b', re.I)
-
-
-def parse_conditions(text: str):
-    """A predicate over records; ValueError on text this subset cannot read."""
-    groups: list[list] = [[]]
-    pos = 0
-    while True:
-        clause = _CLAUSE.match(text, pos)
-        if clause is None:
-            raise ValueError(f"cannot read conditions at {pos}: {text[pos:pos + 30]!r}")
-        field, op, value = (clause.group(1), " ".join(clause.group(2).lower().split()),
-                            _value(clause.group(3)))
-        groups[-1].append(lambda r, f=field, o=op, v=value: _compare(lookup(r, f), o, v))
-        pos = clause.end()
-        if pos >= len(text):
-            return lambda r: any(all(p(r) for p in group) for group in groups)
-        join = _JOIN.match(text, pos)
-        if join is None:
-            raise ValueError(f"expected and/or at {pos}")
-        if join.group(1).lower() == "or":
-            groups.append([])
-        pos = join.end()
-
-
-def _value(raw: str) -> Any:
-    if raw.startswith('"'):
-        return re.sub(r"\\(.)", r"\1", raw[1:-1])
-    if raw.startswith("["):
-        if (parsed := parse_dt(raw[1:-1].strip())) is None:
-            raise ValueError(f"bad date {raw}")
-        return parsed
-    if raw.lower() in ("true", "false", "null"):
-        return None if raw.lower() == "null" else raw.lower() == "true"
-    return int(raw) if re.fullmatch(r"-?\d+", raw) else raw
-
-
-def parse_dt(value: Any) -> datetime | None:
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def lookup(record: dict, field: str) -> Any:
-    """`company/id` paths, case-insensitive like CW; `lastUpdated`/`dateEntered` are in `_info`."""
-    current: Any = record
-    for depth, part in enumerate(field.split("/")):
-        if not isinstance(current, dict):
-            return None
-        keys = {k.lower(): k for k in current}
-        if part.lower() in keys:
-            current = current[keys[part.lower()]]
-        elif depth == 0 and isinstance(current.get("_info"), dict):
-            current = current["_info"].get(part)
-        else:
-            return None
-    return current
-
-
-def _compare(actual: Any, op: str, expected: Any) -> bool:
-    if isinstance(expected, datetime):
-        actual = parse_dt(actual)
-    elif isinstance(expected, str) and isinstance(actual, str):
-        actual, expected = actual.lower(), expected.lower()    # SQL Server collation
-    if op.endswith(("contains", "like")):
-        text, needle = str(actual or "").lower(), str(expected).lower()
-        found = (re.fullmatch(re.escape(needle).replace("%", ".*"), text) is not None
-                 if op.endswith("like") else needle in text)
-        return found != op.startswith("not")
-    if actual is None or expected is None:
-        return (actual is expected) == (op == "=") if op in ("=", "!=") else False
-    try:
-        return {"=": actual == expected, "!=": actual != expected, "<": actual < expected,
-                ">": actual > expected, "<=": actual <= expected, ">=": actual >= expected}[op]
-    except TypeError:
-        return False
 
 
 class ConnectWiseSimulator(Simulator):
@@ -181,7 +102,7 @@ class ConnectWiseSimulator(Simulator):
             note = {"id": next(self._ids), "dateCreated": stamp, "internalAnalysisFlag": False,
                     "detailDescriptionFlag": False, "resolutionFlag": False, **item}
             self.notes.setdefault(int(note["ticketId"]), []).append(note)
-        self._ids = _past(self._ids, [*self.companies, *self.contacts, *self.tickets,
+        self._ids = continue_after(self._ids, [*self.companies, *self.contacts, *self.tickets,
                                       *(n["id"] for ns in self.notes.values() for n in ns)])
 
     def state(self) -> dict:
@@ -285,27 +206,12 @@ class ConnectWiseSimulator(Simulator):
     def _page(self, request: web.Request, items: list[dict]) -> web.Response:
         """Filter by `conditions`, sort by `orderBy`, answer one page as a bare array with
         first/prev/next/last in `Link`."""
-        query = request.query
         try:
-            page = int(query.get("page", 1))
-            size = min(int(query.get("pageSize", DEFAULT_PAGE_SIZE)), MAX_PAGE_SIZE)
-            if page < 1 or size < 1:
-                raise ValueError("page and pageSize must be positive")
-            if query.get("conditions"):
-                predicate = parse_conditions(query["conditions"])
-                items = [item for item in items if predicate(item)]
+            items, page, size = select(request.query, items)
         except ValueError as exc:
             return cw_error(400, "InvalidObject", f"Invalid request: {exc}")
-        for clause in reversed(query.get("orderBy", "id asc").split(",")):
-            field, _, direction = clause.strip().partition(" ")
-            items = sorted(items, key=lambda r, f=field: (lookup(r, f) is None, lookup(r, f) or 0),
-                           reverse=direction.strip().lower() == "desc")
-        last = max(1, math.ceil(len(items) / size))
-        links = [(1, "first"), (page - 1, "prev")] if page > 1 else []
-        links += [(page + 1, "next"), (last, "last")] if page < last else []
-        headers = {"Link": ", ".join(f'<{request.url.update_query(page=p, pageSize=size)}>; '
-                                     f'rel="{rel}"' for p, rel in links)} if links else {}
-        return web.json_response(items[(page - 1) * size: page * size], headers=headers)
+        rows, headers = paginate(request.query, request.url, items, page, size)
+        return web.json_response(rows, headers=headers)
 
     def _lister(self, store: dict):
         async def handler(request: web.Request) -> web.Response:
@@ -447,8 +353,3 @@ def _ref(obj: dict, *extra: str) -> dict:
 
 SIMULATOR = ConnectWiseSimulator
 
-
-def _past(counter, used) -> itertools.count:
-    """A counter that continues after every seeded id, so a created object never reuses one."""
-    start = next(counter)
-    return itertools.count(max([start, *(int(i) + 1 for i in used if str(i).isdigit())]))

@@ -9,6 +9,7 @@ Control endpoints (no authentication; simulators only ever listen on loopback):
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -204,6 +205,12 @@ def _drop(request: web.Request) -> None:
 def _dumps(value: Any) -> str:
     import json
     return json.dumps(value, default=str)
+
+
+def continue_after(counter, used) -> itertools.count:
+    """A counter that continues after every seeded id, so a created object never reuses one."""
+    start = next(counter)
+    return itertools.count(max([start, *(int(i) + 1 for i in used if str(i).isdigit())]))
 
 
 def basic_credentials(request: web.Request) -> tuple[str, str] | None:

@@ -89,6 +89,16 @@ def _same(a, b) -> bool:
     return a == b
 
 
+def _merged(old, new):
+    """A nested object merged key by key, where the vendor's unknowns (None) keep what we had;
+    but another person (a different name) replaces the whole object: their e-mail is not ours."""
+    if not isinstance(new, dict) or not isinstance(old, dict):
+        return new
+    if "name" in new and "name" in old and new["name"] != old["name"]:
+        return new
+    return {**old, **{k: v for k, v in new.items() if v is not None}}
+
+
 class PageWriter:
     def __init__(self, storage):
         self._storage = storage
@@ -217,8 +227,7 @@ class PageWriter:
     def _changes(self, run: Run, doc: dict, values: dict, record: Record) -> dict | None:
         # Nested objects (hardware, os, address, …) are merged key by key: a vendor that knows
         # only a device's serial must not erase the RAM size another source gave.
-        values = {k: ({**doc[k], **v} if isinstance(v, dict) and isinstance(doc.get(k), dict) else v)
-                  for k, v in values.items()}
+        values = {k: _merged(doc.get(k), v) for k, v in values.items()}
         changed = {k: v for k, v in values.items() if not _same(doc.get(k), v)}
         if not changed:
             return None
