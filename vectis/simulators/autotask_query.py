@@ -87,7 +87,26 @@ def matcher(condition: Any):
     name, expected = condition.get("field"), condition.get("value")
     if not isinstance(name, str) or not name:
         raise ValueError(f"'{op}' needs a field")
+    if op in ("in", "notIn") and not any(isinstance(v, str) and _DATE.match(v) for v in expected or []):
+        # A set, not a scan of the list per record: sync asks for the notes of 500 tickets at a
+        # time, and a linear `in` made each page cost O(notes × tickets).
+        wanted = {_in_key(v) for v in expected or []}
+        return lambda record: (_in_key(_get(record, name)) in wanted) == (op == "in")
     return lambda record: _test(_get(record, name), op, expected)
+
+
+def _in_key(value: Any) -> Any:
+    """The value `eq` would compare: numbers (and numeric strings) as float, text case-folded."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value.lower()
+    return value
 
 
 def _get(record: dict, name: str) -> Any:

@@ -23,11 +23,16 @@ class SyncRepository:
 
     async def by_refs(self, slug: str, collection: str, source_id: str,
                       external_ids: list[str]) -> dict[str, dict]:
-        """Documents of this source's objects, by the vendor's id (served by the refs index)."""
+        """Documents of this source's objects, by the vendor's id (served by the refs index).
+
+        Dotted conditions rather than `$elemMatch`: SecantusDB answers `$elemMatch` with a
+        collection scan (250 ms at 13k messages) but the dotted form from the index (0.6 ms). The
+        two may match a document whose other ref has the id; the loop below keeps only the ref of
+        this source, so that cannot mislead."""
         if not external_ids:
             return {}
         docs = await self._coll(slug, collection).find(
-            {"refs": {"$elemMatch": {"source_id": source_id, "external_id": {"$in": external_ids}}}},
+            {"refs.source_id": source_id, "refs.external_id": {"$in": external_ids}},
             {"search_tg": 0}).to_list()
         found = {}
         for doc in docs:
@@ -58,12 +63,11 @@ class SyncRepository:
         return {str(r["external_id"]): d for d in docs for r in d.get("refs") or []
                 if r.get("source_id") == source_id}
 
-    async def messages_of(self, slug: str, ticket_id: str) -> list[dict]:
+    async def messages_of(self, slug: str, ticket_ids: list[str]) -> list[dict]:
+        """The messages of some tickets (what sync compares new vendor messages with)."""
         return await self._coll(slug, "ticket_messages").find(
-            {"ticket_id": ticket_id}, {"body": 1, "is_internal": 1, "refs": 1}).to_list(2000)
-
-    async def count_messages(self, slug: str, ticket_id: str) -> int:
-        return await self._coll(slug, "ticket_messages").count_documents({"ticket_id": ticket_id})
+            {"ticket_id": {"$in": ticket_ids}},
+            {"ticket_id": 1, "body": 1, "is_internal": 1, "refs": 1}).to_list(None)
 
     # --- lease and status, on the source document ---------------------------------------------
     async def acquire(self, slug: str, source_id: str, owner: str, lease: timedelta) -> bool:

@@ -19,11 +19,13 @@ class VendorChangeRepository:
         """Insert the ticket (unless the vendor id is already known) with its first message."""
         db = self._db.tenant(slug)
         ref = ticket["refs"][0]
-        existing = await db["tickets"].find_one(
-            {"refs": {"$elemMatch": {"source_id": ref["source_id"], "external_id": ref["external_id"]}}},
-            {"search_tg": 0})
-        if existing is not None:
-            return existing
+        # Dotted conditions, not $elemMatch (see SyncRepository.by_refs), then an exact check.
+        for existing in await db["tickets"].find(
+                {"refs.source_id": ref["source_id"], "refs.external_id": ref["external_id"]},
+                {"search_tg": 0}).to_list(10):
+            if ref in [{"source_id": r.get("source_id"), "external_id": r.get("external_id")}
+                       for r in existing.get("refs") or []]:
+                return existing
         await db["tickets"].insert_one(with_search_terms("tickets", ticket))
         await db["ticket_messages"].insert_one(first_message)
         return ticket

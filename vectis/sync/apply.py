@@ -145,10 +145,9 @@ class PageWriter:
         await sync.insert(run.slug, collection, inserts)
         await sync.update(run.slug, collection, updates)
         if run.entity == "tickets":
-            for record in records:
-                doc = existing.get(record.external_id)
-                if doc is not None and record.children and not record.deleted:
-                    await self._messages(run, doc, record.children)
+            threads = [(existing[r.external_id], r.children) for r in records
+                       if r.children and not r.deleted and r.external_id in existing]
+            await self._messages(run, threads)
 
     async def _linked(self, run: Run, collection: str, records: list[Record], link: str) -> dict[str, str]:
         """record external id -> Vectis id of the customer (or asset) it links to."""
@@ -290,32 +289,39 @@ class PageWriter:
                                                        "actor": run.source["vendor"]}}
         await self._storage.sync.update(run.slug, COLLECTION[run.entity], updates)
 
-    async def _messages(self, run: Run, ticket: dict, children: list[Record]) -> None:
+    async def _messages(self, run: Run, threads: list[tuple[dict, list[Record]]]) -> None:
+        """New messages of a page of tickets, in a handful of round trips for the whole page."""
         sync = self._storage.sync
         known = await sync.by_refs(run.slug, "ticket_messages", run.source_id,
-                                   [c.external_id for c in children])
-        new = [c for c in children if c.external_id not in known and not c.deleted]
-        if not new:
+                                   [c.external_id for _, children in threads for c in children])
+        threads = [(ticket, [c for c in children if c.external_id not in known and not c.deleted])
+                   for ticket, children in threads]
+        threads = [(ticket, children) for ticket, children in threads if children]
+        if not threads:
             return
-        # A message we already hold under no (or another) id of this vendor — one Vectis posted
-        # itself before the vendor gave it an id, or one from a vendor whose comments have no
-        # stable id (Atera) — is the same text with the same visibility: adopt it, never store
-        # the vendor's copy a second time.
+        held = await sync.messages_of(run.slug, [ticket["_id"] for ticket, _ in threads])
         matched = {doc["_id"] for doc in known.values()}
-        local = {(m.get("body"), m.get("is_internal")): m
-                 for m in await sync.messages_of(run.slug, ticket["_id"]) if m["_id"] not in matched}
-        adopted, fresh = [], []
-        for child in new:
-            mine = local.pop((child.fields.get("body"), child.fields.get("is_internal", False)), None)
-            if mine is not None:
-                adopted.append((mine["_id"], {"$push": {"refs": run.ref(child.external_id)}}))
-            else:
+        adopted, fresh, counts = [], [], []
+        for ticket, children in threads:
+            mine = [m for m in held if m["ticket_id"] == ticket["_id"]]
+            # A message we already hold under no (or another) id of this vendor — one Vectis
+            # posted itself before the vendor gave it an id, or one from a vendor whose comments
+            # have no stable id (Atera) — is the same text with the same visibility: adopt it,
+            # never store the vendor's copy a second time.
+            local = {(m.get("body"), m.get("is_internal")): m for m in mine if m["_id"] not in matched}
+            added = 0
+            for child in children:
+                same = local.pop((child.fields.get("body"), child.fields.get("is_internal", False)), None)
+                if same is not None:
+                    adopted.append((same["_id"], {"$push": {"refs": run.ref(child.external_id)}}))
+                    continue
+                added += 1
                 fresh.append({"_id": new_id("msg"), "ticket_id": ticket["_id"], "is_internal": False,
                               "body": "", "author": {"kind": "system", "name": run.source["vendor"],
                                                      "email": None},
                               "created_at": run.now, **child.fields, "refs": [run.ref(child.external_id)]})
+            if added:
+                counts.append((ticket["_id"], {"$set": {"message_count": len(mine) + added}}))
         await sync.update(run.slug, "ticket_messages", adopted)
-        if fresh:
-            await sync.insert(run.slug, "ticket_messages", fresh)
-            count = await sync.count_messages(run.slug, ticket["_id"])
-            await sync.update(run.slug, "tickets", [(ticket["_id"], {"$set": {"message_count": count}})])
+        await sync.insert(run.slug, "ticket_messages", fresh)
+        await sync.update(run.slug, "tickets", counts)

@@ -1,0 +1,116 @@
+"""Sync benchmark: a large simulated PSA (Autotask shapes, over loopback HTTP) synced into an
+empty tenant database, then an incremental run with nothing changed.
+
+    python bench/sync_bench.py                         # 50 000 tickets, embedded SecantusDB
+    python bench/sync_bench.py --tickets 5000 --mongo-uri mongodb://127.0.0.1:27017/
+
+The tenant is generated with the demo generator (about 8 messages per ticket), the simulator is
+seeded from it, then the tenant's synced collections are emptied so the first sync writes them
+all. Memory is the process's peak RSS (it includes the simulator's own copy of the data, which
+lives in this process) and the sync's own peak as measured by tracemalloc.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import resource
+import secrets
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from pymongo.uri_parser import parse_uri
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from vectis.demo.seed import seed_tenant  # noqa: E402
+from vectis.embedded_db import EmbeddedDatabase  # noqa: E402
+from vectis.simulators.fleet import SimulatorFleet  # noqa: E402
+from vectis.storage import Storage, make_client  # noqa: E402
+from vectis.sync.engine import SyncEngine  # noqa: E402
+from vectis.vendors.connections import Connections  # noqa: E402
+from vectis.vendors.http import VendorHttp  # noqa: E402
+
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SLUG = "syncbench"
+SYNCED = ("customers", "contacts", "tickets", "ticket_messages", "contracts", "invoices")
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def run(uri: str, tickets: int) -> None:
+    storage = Storage(make_client(uri), "syncbench" + secrets.token_hex(3))
+    await storage.db.ensure_control_indexes()
+    fleet = SimulatorFleet()
+    http = VendorHttp()
+    try:
+        customers = max(10, tickets // 100)
+        started = time.perf_counter()
+        await seed_tenant(storage, SLUG, "Sync Bench", passwords={}, customers=customers,
+                          tickets_per_customer=tickets / customers,
+                          now=datetime.now(UTC) - timedelta(hours=1),
+                          vendors=("autotask", "ninjaone", "datto_bcdr"))
+        db = storage.db.tenant(SLUG)
+        counts = {c: await db[c].count_documents({}) for c in SYNCED}
+        print(f"generated and stored {counts} in {time.perf_counter() - started:.1f} s")
+        connections = Connections(storage, secrets.token_bytes(32), http)
+        await fleet.start_for_tenants(storage, connections, [SLUG])
+        source = next(s for s in await storage.sources.list(SLUG) if s["kind"] == "psa")
+        for collection in SYNCED:       # the first sync must write everything itself
+            await db[collection].delete_many({} if collection != "customers" else {"_id": {"$exists": True}})
+        print(f"simulator seeded; peak RSS so far {rss_mb():.0f} MB")
+
+        engine = SyncEngine(storage, connections)
+        tracemalloc.start()
+        started = time.perf_counter()
+        reports = await engine.sync_source(SLUG, source["_id"])
+        full = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"full sync: {full:.1f} s, sync peak {peak / 2**20:.0f} MB (tracemalloc), "
+              f"process peak RSS {rss_mb():.0f} MB")
+        for r in reports:
+            print(f"  {r.entity:<10} {r.mode:<11} {r.seconds:>7.1f} s  {r.counts}"
+                  + (f"  ERROR {r.error}" if r.error else ""))
+        after = {c: await db[c].count_documents({}) for c in SYNCED}
+        print(f"stored after sync: {after}")
+        started = time.perf_counter()
+        reports = await engine.sync_source(SLUG, source["_id"])
+        print(f"incremental sync with nothing changed: {time.perf_counter() - started:.1f} s "
+              f"({sum(r.counts['seen'] for r in reports)} records re-read in the overlap window)")
+    finally:
+        await fleet.stop()
+        await http.close()
+        await storage.db.drop_everything()
+        await storage.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mongo-uri", help="a loopback MongoDB URI; default: start the embedded database")
+    parser.add_argument("--tickets", type=int, default=50_000)
+    args = parser.parse_args()
+    if not 100 <= args.tickets <= 200_000:
+        parser.error("--tickets must be 100-200000")
+    if args.mongo_uri:
+        hosts = {host for host, _ in parse_uri(args.mongo_uri)["nodelist"]}
+        if not hosts <= LOOPBACK:
+            parser.error(f"loopback hosts only, not {', '.join(sorted(hosts - LOOPBACK))}")
+        asyncio.run(run(args.mongo_uri, args.tickets))
+        return
+    with tempfile.TemporaryDirectory(prefix="vectis-sync-bench-") as tmp:
+        database = EmbeddedDatabase(Path(tmp), cache_size="1G")
+        uri = database.start()
+        try:
+            asyncio.run(run(uri, args.tickets))
+        finally:
+            database.stop()
+
+
+if __name__ == "__main__":
+    main()
