@@ -70,12 +70,15 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
 async def start_demo_vendors(storage: Storage, services: Services, slugs: list[str]):
     """The demo's PSA, RMM and backup tools: a loopback simulator per source, seeded from the
     tenant's data, with the source pointed at it, so write tools really dispatch over HTTP."""
+    from .simulators.activity import DemoActivity
     from .simulators.fleet import SimulatorFleet
     fleet = SimulatorFleet()
     summary = await fleet.start_for_tenants(storage, services.connections, slugs)
     for item in summary:
         log.info("demo vendor simulator %s for %s at %s", item["vendor"], item["tenant"],
                  item["base_url"])
+    fleet.activity = DemoActivity(storage, services.connections, fleet)
+    fleet.activity.start()
     return fleet
 
 

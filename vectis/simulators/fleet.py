@@ -34,6 +34,7 @@ class SimulatorFleet:
         self.host = host
         self._running: dict[tuple[str, str], Simulator] = {}   # (slug, source id) -> simulator
         self.summary: list[dict] = []
+        self.activity = None          # the demo's DemoActivity, when the server runs one
 
     async def start_for_tenants(self, storage, connections, slugs) -> list[dict]:
         """Start, seed and connect one simulator for every source of each tenant; returns one
@@ -67,6 +68,8 @@ class SimulatorFleet:
         return dict(self._running)
 
     async def stop(self) -> None:
+        if self.activity is not None:
+            await self.activity.stop()
         running, self._running = list(self._running.values()), {}
         for simulator in running:
             await simulator.stop()
