@@ -50,6 +50,7 @@ def make_config(tmp_path: Path, mongo_uri: str, db_prefix: str, **overrides) -> 
     values = {"mongo_uri": mongo_uri, "db_prefix": db_prefix, "data_dir": str(tmp_path / "data"),
               "demo": "off", "port": 0, "tenant_cache_seconds": 0.2, "auth_cache_seconds": 0.5,
               "sync_interval_seconds": 0,   # tests run syncs themselves (the scheduler test: its own)
+              "rules_worker": "off",        # likewise the rules worker
               **overrides}
     return with_secrets(load_config(env={}, overrides=values))
 

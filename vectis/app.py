@@ -18,6 +18,7 @@ from .oauth import routes as oauth_routes
 from .oauth.cimd import ClientMetadataFetcher
 from .oauth.keys import SigningKeys
 from .ratelimit import RateLimiter
+from .rules.worker import RuleWorker
 from .storage import Storage
 from .sync.engine import SyncEngine
 from .sync.scheduler import SyncScheduler
@@ -52,6 +53,7 @@ class Services:
     writes: WriteDispatcher
     sync: SyncEngine
     scheduler: SyncScheduler | None
+    rules_worker: RuleWorker | None
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
 
@@ -59,8 +61,12 @@ class Services:
         self.audit.start()
         if self.scheduler is not None:
             self.scheduler.start()
+        if self.rules_worker is not None:
+            self.rules_worker.start()
 
     async def stop(self) -> None:
+        if self.rules_worker is not None:
+            await self.rules_worker.stop()
         if self.scheduler is not None:
             await self.scheduler.stop()
         await self.client_metadata.close()
@@ -86,14 +92,15 @@ def make_services(config: Config, storage: Storage) -> Services:
     scheduler = (SyncScheduler(storage, sync, interval=config.sync_interval_seconds,
                                concurrency=config.sync_concurrency)
                  if config.sync_interval_seconds > 0 else None)
+    writes = WriteDispatcher(storage, connections, audit,
+                             lease=timedelta(seconds=config.write_lease_seconds))
     services = Services(
         config=config, storage=storage, tenants=TenantResolver(storage, config),
         authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
                                           keys),
         signing_keys=keys, client_metadata=make_metadata_fetcher(config), connections=connections,
-        writes=WriteDispatcher(storage, connections, audit,
-                               lease=timedelta(seconds=config.write_lease_seconds)),
-        sync=sync, scheduler=scheduler,
+        writes=writes, sync=sync, scheduler=scheduler,
+        rules_worker=RuleWorker(storage, writes) if config.rules_worker == "on" else None,
         limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
     )
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))

@@ -162,6 +162,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sync_concurrency", int, 4,
             "How many sources one server process syncs at the same time.",
             check=lambda v: None if 1 <= v <= 64 else "must be 1 to 64"),
+    Setting("rules_worker", str, "on",
+            "Run the rules engine in this process: match new events to rules and run their "
+            "executions (several processes may, safely). off: this process only serves requests.",
+            check=_one_of("on", "off")),
     Setting("oauth_cimd_allow_networks", str, "",
             "Comma-separated CIDR ranges that Client ID Metadata Documents may be fetched from "
             "although they are private or loopback. Empty in production: only for tests and labs.",
@@ -198,6 +202,7 @@ class Config:
     write_lease_seconds: float
     sync_interval_seconds: float
     sync_concurrency: int
+    rules_worker: str
     oauth_cimd_allow_networks: str
     oauth_cimd_ca_file: str
     log_level: str

@@ -339,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--customers", type=int, default=40)
     p.add_argument("--tickets-per-customer", type=float, default=12.0)
     p.set_defaults(run=seed_data)
+
+    from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
+    add_rule_commands(sub)
     return parser
 
 

@@ -134,7 +134,7 @@ class ToolCaller:
             result, status, detail = success_result(structured), "success", {}
             if meta:
                 result["_meta"] = meta
-        if spec.read_only:   # a write's outcome was audited by the write dispatcher itself
+        if not spec.self_audited:   # a vendor write's outcome is audited by the write dispatcher
             await self._audit(tenant, spec, actor, status, request_id, detail,
                               (time.perf_counter() - started) * 1000)
         return result

@@ -87,11 +87,18 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("created_at", DESC), ("_id", DESC)], name="created"),
         _search_terms(),
     ],
-    "rules": [IndexModel([("name", ASC), ("_id", ASC)], name="name")],
+    "rules": [
+        IndexModel([("name", ASC), ("_id", ASC)], name="name"),
+        # Import matches rules by name, so a name must say which rule it is.
+        IndexModel([("name", ASC)], name="name_unique", unique=True),
+    ],
     "rule_executions": [
         IndexModel([("created_at", DESC), ("_id", DESC)], name="created"),
         IndexModel([("rule_id", ASC), ("created_at", DESC)], name="rule_created"),
         IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
+        # claim_next: the due queued executions, and the running ones whose lease expired.
+        IndexModel([("status", ASC), ("run_after", ASC)], name="status_run_after"),
+        IndexModel([("status", ASC), ("lease_until", ASC)], name="status_lease"),
     ],
     "sessions": [
         IndexModel([("expires_at", ASC)], name="ttl", expireAfterSeconds=0),

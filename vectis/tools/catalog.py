@@ -9,6 +9,7 @@ from . import (
     finance,
     notes,
     rules,
+    run_rule,
     search_tools,
     snapshot,
     tickets,
@@ -17,7 +18,7 @@ from . import (
 from .registry import ToolRegistry
 
 TOOL_MODULES = (customers, tickets, search_tools, alerts, assets, finance, notes, rules, snapshot,
-                audit_tools, write_tools)
+                audit_tools, write_tools, run_rule)
 
 
 def build_registry() -> ToolRegistry:

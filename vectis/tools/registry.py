@@ -62,6 +62,7 @@ class ToolSpec:
     open_world: bool = False
     requires_mfa: bool = False                 # the credential must be elevated (TOTP) to call it
     vendors: frozenset[str] | None = None      # listed only when one of these is connected
+    self_audited: bool = False                 # the write dispatcher writes this tool's audit row
     _validator: Any = field(default=None, repr=False, compare=False)
 
     @property

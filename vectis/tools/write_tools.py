@@ -62,7 +62,8 @@ def _spec(name: str, title: str, description: str, scope: str, properties: dict,
     return ToolSpec(name=name, title=title, description=description, scopes=(scope,),
                     input_schema=obj({**properties, **COMMON}, required), output_schema=OUTPUT,
                     handler=_handler(name), read_only=False, destructive=destructive,
-                    idempotent=False, open_world=True, requires_mfa=mfa, vendors=vendors)
+                    idempotent=False, open_world=True, requires_mfa=mfa, vendors=vendors,
+                    self_audited=True)
 
 
 TOOLS = [

@@ -62,6 +62,7 @@ class WriteOutcome:
     structured: dict | None = None
     message: str | None = None
     replay_of: str | None = None
+    retryable: bool = True       # False when trying again cannot help (unknown id, unsupported verb)
 
 
 def arguments_hash(action: str, params: dict) -> str:
@@ -99,7 +100,7 @@ class WriteDispatcher:
         except (ToolError, VerbUnsupported, VendorError) as exc:
             message = exc.describe() if isinstance(exc, VendorError) else str(exc)
             await self._write_row(req, "error", None, {"reason": message[:300]}, started)
-            return WriteOutcome("error", message=message)
+            return WriteOutcome("error", message=message, retryable=isinstance(exc, VendorError))
         if req.dry_run:
             structured = {"dry_run": True, "action": req.action, **resolved.summary(),
                           "target": resolved.target, "requests": [c.view() for c in calls]}
@@ -185,7 +186,7 @@ class WriteDispatcher:
             if record_id is not None:
                 await repo.release(req.slug, record_id, owner)
             await self._finish_row(req, row, "error", {"reason": exc.reason}, started)
-            return WriteOutcome("error", message=exc.reason)
+            return WriteOutcome("error", message=exc.reason, retryable=False)
         try:
             structured = await action.reflect(ctx, resolved, result)
             structured = {**structured, "request_id": req.request_id}
