@@ -4,6 +4,7 @@ from __future__ import annotations
 from .account import AccountMcpHandler, ElevateTokenHandler, IssueTokenHandler, RevokeTokenHandler
 from .base import StaticHandler
 from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
+from .rules import ReplayExecutionHandler, RulesHandler, ToggleRuleHandler
 from .signin import SigninHandler, SignoutHandler
 
 default_handlers = [
@@ -16,5 +17,8 @@ default_handlers = [
     (r"/account/mfa", AccountMfaHandler),
     (r"/account/mfa/confirm", ConfirmMfaHandler),
     (r"/account/mfa/disable", DisableMfaHandler),
+    (r"/rules", RulesHandler),
+    (r"/rules/toggle", ToggleRuleHandler),
+    (r"/rules/replay", ReplayExecutionHandler),
     (r"/static/(pages\.css|copy\.js)", StaticHandler),
 ]
