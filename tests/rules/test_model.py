@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vectis.rules.conditions import MAX_TEXT, regex_problem
+from vectis.rules.conditions import MAX_TEXT
+from vectis.rules.regexes import regex_problem
 from vectis.rules.model import (
     EVENT_TYPES,
     VERB_SCHEMAS,
@@ -243,7 +244,7 @@ CATASTROPHIC = [
     "(a+)+", "(a*)*", "(a|a)*", "(.*)*", "(?:a+)+$", "(a+)*b", "((a+))+", "(a|ab)+c", "(x+x+)+y",
     r"(\w+\s?)+$", "(a{1,5})+", "(a?)+", "(.*a){2,}", r"^(\d+)*$", "(?i:a+)+", "(?P<n>a+)+",
     r"(a)\1", r"(?P<w>\w)(?P=w)", "(a)?(?(1)b|c)", ".*.*.*x", r"\w+\w+\w+=", "a{2,}b*c+d",
-    "[a-z]+\\d*[a-z]+!", "(?x) a+ ", "a" * 201,
+    "[a-z]+\\d*[a-z]+!", "(?x) a+ ", r"\w+(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)=", "a" * 201,
 ]
 
 
@@ -260,7 +261,8 @@ def test_the_refusals_say_what_to_do():
     assert "write the repetition once" in regex_problem("(a+)+")
     assert "[ab]*" in regex_problem("(a|b)*")
     assert "backreferences" in regex_problem(r"(a)\1")
-    assert "at most two" in regex_problem(".*.*.*x")
+    assert "at most 2" in regex_problem(".*.*.*x")
+    assert "too many repetitions and alternatives" in regex_problem(r"\w+(a|a)(a|a)(a|a)(a|a)(a|a)(a|a)=")
 
 
 SAFE = [
@@ -277,6 +279,7 @@ SAFE = [
     (r"[(a+)+]x", "+x", True),                  # parentheses inside a class are characters
     (r"\(a+\)+", "(aa))", True),
     ("(?#a comment (with parens)x", "x", True),
+    (r"\w*?\w*?=", "key=value", True),        # two lazy open-ended repetitions: the most allowed
 ]
 
 

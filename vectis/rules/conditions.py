@@ -12,8 +12,9 @@ import json
 import math
 import re
 from datetime import UTC, date, datetime
-from functools import lru_cache
 from typing import Any
+
+from .regexes import compiled, regex_problem
 
 PATH_RE = re.compile(r"^[a-z_]+(\.[a-z_0-9]+){0,5}$")
 OBJECT_ROOTS = ("ticket", "alert", "customer", "backup_job", "asset")
@@ -26,17 +27,7 @@ OPERATORS = ("eq", "ne", "in", "not_in", "contains", "starts_with", "gt", "gte",
 MAX_CONDITIONS = 20
 MAX_LIST = 50
 MAX_TEXT = 1000               # a condition's string value; also how much text `matches` reads
-MAX_REGEX = 200
-# Backtracking budget: the product of the repetitions' ranges along any one branch. Two
-# unbounded repetitions (`.*foo.*`) stay well under a second on 1000 characters; three can take
-# tens of seconds, and a rule runs in the server process.
-UNBOUNDED = 1000
-REGEX_BUDGET = (UNBOUNDED + 1) ** 2
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}")
-QUANTIFIER_RE = re.compile(r"\{(\d*)(,?)(\d*)\}")
-GROUP_OPENERS = ("(?:", "(?=", "(?!", "(?<=", "(?<!", "(?>")
-FLAGS_RE = re.compile(r"\(\?([aiLmsux]*)(?:-([imsx]+))?(:|\))")
-NAMED_GROUP_RE = re.compile(r"\(\?P<[A-Za-z_][A-Za-z_0-9]*>")
 
 
 # --- paths -------------------------------------------------------------------------------------
@@ -155,135 +146,6 @@ def _number(value: Any) -> bool:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-# --- regular expressions -----------------------------------------------------------------------
-
-def regex_problem(pattern: Any) -> str | None:
-    """Why `pattern` may not be used by `matches`, or None. Refuses, besides invalid patterns,
-    every shape that lets backtracking explode on adversarial text."""
-    if not isinstance(pattern, str) or not pattern:
-        return "matches needs a regular expression (a non-empty string)"
-    if len(pattern) > MAX_REGEX:
-        return f"the regular expression is longer than {MAX_REGEX} characters"
-    try:
-        re.compile(pattern)
-    except (re.error, RecursionError, OverflowError) as exc:
-        return f"invalid regular expression: {exc}"
-    return _shape_problem(pattern)
-
-
-class _Frame:
-    def __init__(self):
-        self.quantified = False        # holds a quantifier, at any depth
-        self.alternation = False       # holds a |, at any depth
-        self.branches: list[float] = []
-        self.cost = 1.0                # backtracking cost of the current branch
-
-
-def _shape_problem(p: str) -> str | None:
-    stack, i, last = [_Frame()], 0, None       # last: None, "atom" or the _Frame of a closed group
-    while i < len(p):
-        top, c = stack[-1], p[i]
-        if c == "\\":
-            if re.match(r"[0-7]{3}", p[i + 1:i + 4]):       # an octal escape, not a group number
-                i, last = i + 4, "atom"
-                continue
-            if p[i + 1] in "123456789":
-                return "backreferences (\\1) are not allowed: they make matching exponential"
-            i, last = i + 2, "atom"
-            continue
-        if c == "[":
-            i, last = _class_end(p, i), "atom"
-            continue
-        if c == "(":
-            if p.startswith("(?P=", i) or p.startswith("(?(", i):
-                return "backreferences ((?P=name), (?(1)…)) are not allowed: they make matching exponential"
-            if p.startswith("(?#", i):
-                i = p.index(")", i) + 1
-                continue
-            flags = FLAGS_RE.match(p, i)
-            if flags and "x" in (flags.group(1) + (flags.group(2) or "")):
-                return "the verbose flag (?x) is not supported"
-            if flags and flags.group(3) == ")":
-                i = flags.end()
-                continue
-            named = NAMED_GROUP_RE.match(p, i)
-            opener = next((o for o in GROUP_OPENERS if p.startswith(o, i)), None)
-            i = flags.end() if flags else named.end() if named else i + len(opener or "(")
-            stack.append(_Frame())
-            last = None
-            continue
-        if c == ")":
-            group = stack.pop()
-            group.branches.append(group.cost)
-            parent = stack[-1]
-            parent.quantified |= group.quantified
-            parent.alternation |= group.alternation
-            parent.cost *= sum(group.branches)
-            i, last = i + 1, group
-            continue
-        if c == "|":
-            top.alternation = True
-            top.branches.append(top.cost)
-            top.cost = 1.0
-            i, last = i + 1, None
-            continue
-        bounds, end = _quantifier(p, i)
-        if bounds is None:
-            i, last = i + 1, "atom"
-            continue
-        low, high = bounds
-        if end < len(p) and p[end] in "?+":        # lazy or possessive: the same backtracking bound
-            end += 1
-        if high is None or high > 1:
-            if isinstance(last, _Frame) and last.quantified:
-                return ("nested quantifiers such as (a+)+ or (.*)* are not allowed: they make "
-                        "matching exponential; write the repetition once")
-            if isinstance(last, _Frame) and last.alternation:
-                return ("a repeated group with alternatives such as (a|b)* is not allowed: "
-                        "overlapping alternatives make matching exponential; use a class like [ab]*")
-        top.quantified = True
-        spread = min(UNBOUNDED if high is None else high, UNBOUNDED) - min(low, UNBOUNDED) + 1
-        top.cost *= max(spread, 1)
-        if top.cost > REGEX_BUDGET:
-            return ("too many open-ended repetitions in a row (at most two such as .* or \\d+, "
-                    "and small bounds like {1,3} for the rest): matching could take minutes")
-        i, last = end, None
-    return None
-
-
-def _class_end(p: str, i: int) -> int:
-    j = i + 1
-    if j < len(p) and p[j] == "^":
-        j += 1
-    if j < len(p) and p[j] == "]":
-        j += 1
-    while j < len(p) and p[j] != "]":
-        j += 2 if p[j] == "\\" else 1
-    return j + 1
-
-
-def _quantifier(p: str, i: int) -> tuple[tuple[int, int | None] | None, int]:
-    c = p[i]
-    if c == "*":
-        return (0, None), i + 1
-    if c == "+":
-        return (1, None), i + 1
-    if c == "?":
-        return (0, 1), i + 1
-    if c == "{" and (m := QUANTIFIER_RE.match(p, i)) and (m.group(1) or m.group(2)):
-        low = int(m.group(1) or 0)
-        high = int(m.group(3)) if m.group(3) else (None if m.group(2) else low)
-        return (low, high), m.end()
-    return None, i + 1
-
-
-@lru_cache(maxsize=512)
-def compiled(pattern: str) -> re.Pattern | None:
-    """The pattern compiled, or None if it would be refused at save time (a rule written to the
-    database by other means gets no unsafe regex either)."""
-    return None if regex_problem(pattern) else re.compile(pattern)
 
 
 # --- evaluation --------------------------------------------------------------------------------
