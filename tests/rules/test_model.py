@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from vectis.rules.conditions import MAX_TEXT
-from vectis.rules.regexes import regex_problem
 from vectis.rules.model import (
     EVENT_TYPES,
     VERB_SCHEMAS,
@@ -18,6 +17,7 @@ from vectis.rules.model import (
     render_params,
     validate_rule,
 )
+from vectis.rules.regexes import regex_problem
 from vectis.sync.records import ENTITIES
 from vectis.tools import write_tools
 from vectis.writes.actions import ACTIONS
