@@ -37,6 +37,7 @@ async def deployment(request, make_vendor_tenant, live_server, mongo_uri, db_pre
     yield tenant, processes
     for process in processes:
         await asyncio.to_thread(process.kill)
+        print(f"--- server {process.port} stderr ---\n{process.stderr[-5000:]}")  # shown on failure
 
 
 def url(process, tenant) -> str:

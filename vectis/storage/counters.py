@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from .core import Database
 
@@ -14,9 +15,20 @@ class CounterRepository:
 
     async def add(self, slug: str, key: str, amount: int, expires_at: datetime) -> int:
         """Atomically add `amount` to the counter and return the new total."""
-        doc = await self._db.tenant(slug)["ratelimits"].find_one_and_update(
-            {"_id": key},
-            {"$inc": {"n": amount}, "$setOnInsert": {"expires_at": expires_at}},
-            upsert=True, return_document=ReturnDocument.AFTER, projection={"n": 1},
-        )
-        return int(doc["n"])
+        # Not an upsert: two processes creating one window's counter race on it, and the loser
+        # gets a duplicate key error from MongoDB, or from SecantusDB no document although its
+        # increment was applied (so a retry would count it twice). An increment of an existing
+        # counter, else an insert that only one creator wins, is exact on both.
+        coll = self._db.tenant(slug)["ratelimits"]
+        for _ in range(3):
+            doc = await coll.find_one_and_update({"_id": key}, {"$inc": {"n": amount}},
+                                                 return_document=ReturnDocument.AFTER,
+                                                 projection={"n": 1})
+            if doc is not None:
+                return int(doc["n"])
+            try:
+                await coll.insert_one({"_id": key, "n": amount, "expires_at": expires_at})
+                return amount
+            except DuplicateKeyError:
+                continue                   # created meanwhile by someone else: increment it
+        raise RuntimeError(f"rate-limit counter {key!r} could not be updated")
