@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -41,19 +43,38 @@ class ServerProcess:
         self.stderr = ""
 
     def start(self, timeout: float = 90) -> ServerProcess:
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), *self.args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     env=self.env, cwd=ROOT)
+        # Files, not pipes: nobody reads a pipe while the server runs, and a busy server's logs
+        # would fill it and block its event loop on a write.
+        # Read back through their own opens, so reading never moves the child's write offset.
+        self._logs = Path(tempfile.mkdtemp(prefix="vectis-server-"))
+        with open(self._logs / "stdout", "w") as out, open(self._logs / "stderr", "w") as err:
+            self.proc = subprocess.Popen([sys.executable, str(ROOT / "server.py"), *self.args],
+                                         stdout=out, stderr=err, env=self.env, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                self.stdout, self.stderr = self.proc.communicate()
+                self._finish()
                 raise RuntimeError(f"server exited with {self.proc.returncode}: {self.stderr[-3000:]}")
             if self.ready():
                 return self
             time.sleep(0.1)
         self.kill()
         raise RuntimeError("server did not become ready")
+
+    def _collect(self) -> None:
+        for name in ("stdout", "stderr"):
+            path = self._logs / name
+            if path.exists():
+                setattr(self, name, path.read_text(errors="replace"))
+
+    def _finish(self) -> None:
+        self._collect()
+        shutil.rmtree(self._logs, ignore_errors=True)
+
+    def output_so_far(self) -> tuple[str, str]:
+        """What the running server has written so far (stdout, stderr)."""
+        self._collect()
+        return self.stdout, self.stderr
 
     def ready(self) -> bool:
         try:
@@ -67,13 +88,16 @@ class ServerProcess:
             return 0
         self.proc.send_signal(signal.SIGTERM)
         try:
-            self.stdout, self.stderr = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.stdout, self.stderr = self.proc.communicate()
+            self.proc.wait()
+        self._finish()
         return self.proc.returncode
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.stdout, self.stderr = self.proc.communicate()
+            self.proc.wait()
+        if self.proc is not None:
+            self._finish()

@@ -142,7 +142,11 @@ class VendorHttp:
 
     def _count(self, vendor, outcome, method, path, status, started) -> None:
         self.calls[(vendor, outcome)] += 1
-        log.info("vendor call", extra={"vendor": vendor, "method": method, "path": path,
+        # Successful calls at debug: a sync makes one per page, and at info they would drown
+        # the log; failures and retries stay visible.
+        ok = status is not None and 200 <= status < 400
+        level = logging.DEBUG if ok else logging.WARNING
+        log.log(level, "vendor call", extra={"vendor": vendor, "method": method, "path": path,
                                        "status": status, "outcome": outcome,
                                        "duration_ms": round(1000 * (time.monotonic() - started), 2)})
 
