@@ -138,3 +138,48 @@ async def test_per_tenant_rate_limits(cli, storage):
     assert cli("set-rate-limits", "acme", "--credential-read", "-1").returncode == 1
     reset = cli("set-rate-limits", "acme", "--reset")
     assert json.loads(reset.stdout)["credential_read"] == 600
+
+
+RULE = {"name": "Escalate critical alerts",
+        "trigger": {"event": "alert.created",
+                    "conditions": [{"field": "alert.severity", "op": "eq", "value": "critical"}]},
+        "actions": [{"verb": "acknowledge_alert", "params": {"alert_id": "{{alert.id}}"}}]}
+
+
+async def test_rules_export_and_import_round_trip_all_or_nothing(cli, storage):
+    cli("create-tenant", "acme", "--name", "Acme IT")
+    cli("create-user", "acme", "tech@acme.example", "--role", "technician", "--password-stdin",
+        stdin="correct horse battery\n")
+    cli("create-user", "acme", "ro@acme.example", "--role", "readonly", "--password-stdin",
+        stdin="correct horse battery\n")
+    no_owner = cli("rules-import", "acme", stdin=json.dumps([RULE]))
+    assert no_owner.returncode != 0 and "--owner EMAIL is required" in no_owner.stderr
+    readonly = cli("rules-import", "acme", "--owner", "ro@acme.example", stdin=json.dumps([RULE]))
+    assert readonly.returncode != 0 and "a rule owner must be" in readonly.stderr
+    imported = cli("rules-import", "acme", "--owner", "tech@acme.example", stdin=json.dumps([RULE]))
+    assert imported.returncode == 0, imported.stderr
+    assert json.loads(imported.stdout) == {"inserted": 1, "replaced": 0}
+
+    exported = json.loads(cli("rules-export", "acme").stdout)
+    assert len(exported) == 1 and exported[0]["id"].startswith("rul_")
+    assert exported[0]["name"] == RULE["name"] and exported[0]["enabled"] is True
+    # Edit and re-import: the rule is replaced by id (even renamed), keeping its owner.
+    exported[0].update(name="Escalate critical alerts (renamed)", enabled=False, cooldown_seconds=60)
+    replaced = cli("rules-import", "acme", stdin=json.dumps(exported))
+    assert json.loads(replaced.stdout) == {"inserted": 0, "replaced": 1}, replaced.stderr
+    [stored] = await storage.rules.all("acme")
+    tech = await storage.users.by_email("acme", "tech@acme.example")
+    assert stored["_id"] == exported[0]["id"] and stored["owner_user_id"] == tech["_id"]
+    assert stored["enabled"] is False and stored["cooldown_seconds"] == 60
+
+    # One bad rule among good ones: every problem reported, nothing written.
+    bad = [{**RULE, "name": "new and fine"},
+           {**RULE, "name": "bad", "actions": [{"verb": "delete_everything", "params": {}}]},
+           {**RULE, "name": "bad regex", "trigger": {"event": "alert.created", "conditions": [
+               {"field": "alert.title", "op": "matches", "value": "(a+)+$"}]}}]
+    refused = cli("rules-import", "acme", "--owner", "tech@acme.example", stdin=json.dumps(bad))
+    assert refused.returncode != 0 and "nothing imported" in refused.stderr
+    assert "rule 1 ('bad')" in refused.stderr and "rule 2 ('bad regex')" in refused.stderr
+    assert [r["name"] for r in await storage.rules.all("acme")] == ["Escalate critical alerts (renamed)"]
+    not_json = cli("rules-import", "acme", stdin="{not json")
+    assert not_json.returncode != 0 and "JSON array" in not_json.stderr

@@ -96,7 +96,7 @@ async def manual_execution(tenant, rule: dict, kind: str, object_id: str, **extr
     return execution
 
 
-async def test_dead_letter_then_replay(acmeco):
+async def test_dead_letter_then_replay(acmeco, http):
     rule = await add_rule(acmeco, {**ESCALATE, "actions": ESCALATE["actions"][:1]})
     alert = await open_alert(acmeco)
     execution = await manual_execution(acmeco, rule, "alert", alert["_id"])
@@ -108,8 +108,11 @@ async def test_dead_letter_then_replay(acmeco):
     stored = await acmeco.db["rule_executions"].find_one({"_id": execution["_id"]})
     assert stored["status"] == "dead_letter" and stored["attempts"] == 2
     assert "HTTP 500" in stored["last_error"] and stored["dead_lettered_at"]
-    listed = await structured_executions(acmeco, "dead_letter")
-    assert [e["id"] for e in listed] == [execution["_id"]]
+    # The dead-letter queue as an MCP client sees it.
+    listed = await structured(http, acmeco.url, acmeco.token, "list_rule_executions",
+                              {"status": "dead_letter"})
+    assert [e["id"] for e in listed["items"]] == [execution["_id"]]
+    assert listed["items"][0]["status"] == "dead_letter" and "HTTP 500" in listed["items"][0]["last_error"]
     acmeco.sim("psa").faults.clear()
     assert await replay_dead_letter(acmeco.server.storage, acmeco.slug, execution["_id"])
     await run.tick(acmeco.slug)
@@ -118,10 +121,22 @@ async def test_dead_letter_then_replay(acmeco):
     assert vendor_view.creates(acmeco.sim("psa"), "connectwise") == 1
 
 
-async def structured_executions(tenant, status: str) -> list[dict]:
-    import aiohttp  # noqa: F401 - the http fixture is not needed: use the storage view
-    docs = await tenant.db["rule_executions"].find({"status": status}).to_list()
-    return [{"id": d["_id"]} for d in docs]
+async def test_cooldown_holds_back_matches_until_it_has_passed(acmeco):
+    sync, slug, rmm = acmeco.server.services.sync, acmeco.slug, acmeco.sources["rmm"]["_id"]
+    await sync.sync_source(slug, rmm)
+    rule = await add_rule(acmeco, {**ESCALATE, "actions": ESCALATE["actions"][1:], "cooldown_seconds": 600})
+    await vendor_alert(acmeco)
+    await vendor_alert(acmeco)
+    await sync.sync_source(slug, rmm)
+    await worker(acmeco).tick(slug)
+    assert await acmeco.db["rule_executions"].count_documents({"rule_id": rule["_id"]}) == 1
+    # Once the last execution is older than the cooldown, the next match runs again.
+    await acmeco.db["rule_executions"].update_many(
+        {}, {"$set": {"created_at": datetime.now(UTC) - timedelta(seconds=601)}})
+    await vendor_alert(acmeco)
+    await sync.sync_source(slug, rmm)
+    await worker(acmeco).tick(slug)
+    assert await acmeco.db["rule_executions"].count_documents({"rule_id": rule["_id"]}) == 2
 
 
 async def test_a_worker_that_died_mid_execution_is_taken_over_without_repeats(acmeco):
