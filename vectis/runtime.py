@@ -33,6 +33,10 @@ async def serve(config: Config, *, ready_message: bool = True,
     """Run until SIGTERM/SIGINT; SIGHUP reloads the configuration through `reload_config`."""
     log.info("configuration %s", config.redacted())
     notifier = Notifier.from_environ()
+    # From the start: systemd's watchdog runs during start-up too, and the slow parts of it
+    # (database start, index builds) leave the event loop free to ping.
+    watchdog = (asyncio.get_running_loop().create_task(notifier.run_watchdog())
+                if notifier.watchdog is not None else None)
     embedded: EmbeddedDatabase | None = None
     if config.embedded_db:
         embedded = EmbeddedDatabase(config.data_dir, config.embedded_db_cache_size)
@@ -44,7 +48,6 @@ async def serve(config: Config, *, ready_message: bool = True,
     server: tornado.httpserver.HTTPServer | None = None
     services = make_services(config, storage)
     fleet = None
-    watchdog: asyncio.Task | None = None
     signals = _Signals()
     try:
         await storage.ping()
@@ -63,8 +66,6 @@ async def serve(config: Config, *, ready_message: bool = True,
         log.info("listening on %s:%d", config.host, port)
         # Ready means what /readyz means (database answers, indexes exist) and the socket listens.
         notifier.ready(f"listening on {config.host}:{port}")
-        if notifier.watchdog is not None:
-            watchdog = asyncio.get_running_loop().create_task(notifier.run_watchdog())
         await signals.serve_until_stop(services, notifier, reload_config)
     finally:
         notifier.stopping()
