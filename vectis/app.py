@@ -30,6 +30,7 @@ from .vendors.http import VendorHttp
 from .web import health, home, wellknown
 from .web.base import NotFoundHandler
 from .web.inflight import InFlight
+from .web.inflight import transforms as inflight_transforms
 from .web.pages import default_handlers as page_handlers
 from .writes.dispatcher import WriteDispatcher
 
@@ -136,6 +137,7 @@ def make_app(services: Services) -> tornado.web.Application:
         default_handler_class=NotFoundHandler,
         services=services,
         inflight=services.inflight,
+        transforms=inflight_transforms(services.inflight),
         cookie_secret=services.config.cookie_secret,
         xheaders=False,  # never trust X-Forwarded-* for URLs or client addresses by default
         compress_response=False,

@@ -7,6 +7,7 @@ response is finished or its client goes away, whichever comes first.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 
 import tornado.web
@@ -43,6 +44,24 @@ class InFlight:
         return True
 
 
+class CloseWhileDraining(tornado.web.OutputTransform):
+    """Every response that starts once the stop has begun tells its keep-alive client not to
+    send another request on this connection (it would be closed under it)."""
+
+    def __init__(self, request, inflight: InFlight):
+        super().__init__(request)
+        self._inflight = inflight
+
+    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+        if self._inflight.draining:
+            headers["Connection"] = "close"
+        return status_code, headers, chunk
+
+
+def transforms(inflight: InFlight) -> list:
+    return [functools.partial(CloseWhileDraining, inflight=inflight)]
+
+
 class CountedHandler(tornado.web.RequestHandler):
     """Base of every handler class of the app (JSON, pages, static files)."""
 
@@ -54,14 +73,6 @@ class CountedHandler(tornado.web.RequestHandler):
         if inflight is not None:
             inflight.enter()
             self._counted = inflight
-            if inflight.draining:
-                # Tell keep-alive clients to reconnect (elsewhere): this connection will close.
-                self.set_header("Connection", "close")
-
-    def clear(self) -> None:
-        super().clear()
-        if self._counted is not None and self._counted.draining:
-            self.set_header("Connection", "close")
 
     def _uncount(self) -> None:
         if self._counted is not None:
