@@ -184,7 +184,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("shutdown_grace_seconds", float, 10.0,
             "On SIGTERM the server stops accepting connections and gives requests in flight up "
             "to this long to finish before closing the remaining connections.",
-            check=lambda v: None if 0 <= v <= 600 else "must be 0 to 600 seconds"),
+            check=lambda v: None if 0 <= v <= 600 else "must be 0 to 600 seconds", live=True),
     Setting("embedded_db_cache_size", str, "256M",
             "WiredTiger cache of the embedded database.", check=_cache_size),
 )

@@ -33,6 +33,8 @@ async def serve(config: Config, *, ready_message: bool = True,
     """Run until SIGTERM/SIGINT; SIGHUP reloads the configuration through `reload_config`."""
     log.info("configuration %s", config.redacted())
     notifier = Notifier.from_environ()
+    signals = _Signals()
+    signals.install()
     # From the start: systemd's watchdog runs during start-up too, and the slow parts of it
     # (database start, index builds) leave the event loop free to ping.
     watchdog = (asyncio.get_running_loop().create_task(notifier.run_watchdog())
@@ -48,7 +50,6 @@ async def serve(config: Config, *, ready_message: bool = True,
     server: tornado.httpserver.HTTPServer | None = None
     services = make_services(config, storage)
     fleet = None
-    signals = _Signals()
     try:
         await storage.ping()
         count = await storage.ensure_indexes()
@@ -65,7 +66,8 @@ async def serve(config: Config, *, ready_message: bool = True,
             print_banner(config, port, demo_logins, await storage.tenants.list(), fleet)
         log.info("listening on %s:%d", config.host, port)
         # Ready means what /readyz means (database answers, indexes exist) and the socket listens.
-        notifier.ready(f"listening on {config.host}:{port}")
+        if not signals.stop.is_set():
+            notifier.ready(f"listening on {config.host}:{port}")
         await signals.serve_until_stop(services, notifier, reload_config)
     finally:
         notifier.stopping()
@@ -111,19 +113,25 @@ class _Signals:
     def __init__(self) -> None:
         self.stop = asyncio.Event()
         self.hurry = asyncio.Event()
+        self.hup = asyncio.Event()
 
     def _on_stop(self) -> None:
         if self.stop.is_set():
             self.hurry.set()
         self.stop.set()
 
-    async def serve_until_stop(self, services: Services, notifier: Notifier,
-                               reload_config: Callable[[], Config] | None) -> None:
+    def install(self) -> None:
+        """At the start of serve(): a stop during start-up then ends it cleanly once the pieces
+        being started exist, instead of killing the process with the database half-started."""
         loop = asyncio.get_running_loop()
-        hup = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._on_stop)
-        loop.add_signal_handler(signal.SIGHUP, hup.set)
+        loop.add_signal_handler(signal.SIGHUP, self.hup.set)
+
+    async def serve_until_stop(self, services: Services, notifier: Notifier,
+                               reload_config: Callable[[], Config] | None) -> None:
+        hup = self.hup
+        hup.clear()   # a SIGHUP during start-up: the configuration just loaded is current
         while not self.stop.is_set():
             stopped = asyncio.ensure_future(self.stop.wait())
             hupped = asyncio.ensure_future(hup.wait())
