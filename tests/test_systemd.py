@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -211,7 +212,7 @@ def _origin_status(server: ServerProcess) -> int:
 
 
 def _reload(server: ServerProcess, listener: NotifyListener, n: int) -> None:
-    server.proc.send_signal(1)   # SIGHUP
+    server.proc.send_signal(signal.SIGHUP)
     [*_, reloading] = listener.wait_for("RELOADING=1", count=n)
     assert re.fullmatch(r"[0-9]+", reloading.fields["MONOTONIC_USEC"])
     # READY=1 again once the reload is done: the first READY was the start.
