@@ -134,3 +134,50 @@ def test_public_port_zero_means_scheme_default_in_production():
 def test_data_dir_is_resolved_to_an_absolute_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert load_config(env={"VECTIS_DATA_DIR": "rel"}).data_dir == Path(tmp_path / "rel").resolve()
+
+
+def _credentials(tmp_path, **files: str) -> Path:
+    directory = tmp_path / "creds"
+    directory.mkdir()
+    for name, content in files.items():
+        (directory / name).write_text(content)
+    return directory
+
+
+def test_credentials_directory_beats_the_file_and_the_environment_beats_both(tmp_path):
+    pepper_file, pepper_cred, pepper_env = "f" * 40, "c" * 40, "e" * 40
+    path = tmp_path / "v.toml"
+    path.write_text(f'token_pepper = "{pepper_file}"\ncookie_secret = "{"k" * 40}"\n')
+    creds = _credentials(tmp_path, token_pepper=pepper_cred + "\n",
+                         mongo_uri="mongodb://app:pw@db1:27017/\n", unrelated="ignored")
+    config = load_config(path, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert config.token_pepper == pepper_cred            # the trailing line end is not the secret
+    assert config.cookie_secret == "k" * 40              # no credential: the file's value stands
+    assert config.mongo_uri == "mongodb://app:pw@db1:27017/"
+    config = load_config(path, env={"CREDENTIALS_DIRECTORY": str(creds),
+                                    "VECTIS_TOKEN_PEPPER": pepper_env})
+    assert config.token_pepper == pepper_env
+
+
+def test_a_bad_credential_is_refused_without_showing_it(tmp_path):
+    creds = _credentials(tmp_path, cookie_secret="tooshort-secret")
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert "cookie_secret: must be at least 32 characters" in str(err.value)
+    assert "tooshort-secret" not in str(err.value)
+    (creds / "encryption_key").write_text("\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert f"encryption_key: credential {creds / 'encryption_key'} is empty" in str(err.value)
+
+
+def test_production_server_starts_its_configuration_from_credentials(tmp_path):
+    import base64
+    import os
+    creds = _credentials(tmp_path, cookie_secret="c" * 48, token_pepper="p" * 48,
+                         encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode())
+    config = with_secrets(load_config(env={
+        "CREDENTIALS_DIRECTORY": str(creds), "VECTIS_MODE": "production",
+        "VECTIS_PUBLIC_SCHEME": "https", "VECTIS_DATA_DIR": str(tmp_path / "data")}))
+    assert config.redacted()["token_pepper"] == "(set)"
+    assert not (tmp_path / "data" / "secrets.json").exists()

@@ -29,6 +29,8 @@ from .vendors.connections import Connections
 from .vendors.http import VendorHttp
 from .web import health, home, wellknown
 from .web.base import NotFoundHandler
+from .web.inflight import InFlight
+from .web.inflight import transforms as inflight_transforms
 from .web.pages import default_handlers as page_handlers
 from .writes.dispatcher import WriteDispatcher
 
@@ -56,6 +58,7 @@ class Services:
     rules_worker: RuleWorker | None
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
+    inflight: InFlight = field(default_factory=InFlight)
 
     async def start(self) -> None:
         self.audit.start()
@@ -133,6 +136,8 @@ def make_app(services: Services) -> tornado.web.Application:
         handlers,
         default_handler_class=NotFoundHandler,
         services=services,
+        inflight=services.inflight,
+        transforms=inflight_transforms(services.inflight),
         cookie_secret=services.config.cookie_secret,
         xheaders=False,  # never trust X-Forwarded-* for URLs or client addresses by default
         compress_response=False,

@@ -1,4 +1,8 @@
-"""Configuration: defaults < TOML file < VECTIS_* environment < command-line flags.
+"""Configuration: defaults < TOML file < credentials < VECTIS_* environment < command-line flags.
+
+Credentials are files named after a secret setting in $CREDENTIALS_DIRECTORY (what systemd's
+LoadCredential= provides). They beat the file, which is often readable by more people than the
+secret should be; the environment still wins so one run can be pointed elsewhere by hand.
 
 Every setting is declared once in SETTINGS; the loader, the validator, the redacted printout and
 the example file's test all read that table, so a new setting cannot be half-added.
@@ -19,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "VECTIS_"
+CREDENTIALS_ENV = "CREDENTIALS_DIRECTORY"
 SECRET_NAMES = ("cookie_secret", "encryption_key", "token_pepper")
 SECRETS_FILE = "secrets.json"
 
@@ -39,6 +44,7 @@ class Setting:
     help: str
     secret: bool = False
     check: Callable[[Any], str | None] | None = None
+    live: bool = False   # applied by a reload (SIGHUP) without a restart
 
 
 def _one_of(*allowed: str) -> Callable[[Any], str | None]:
@@ -147,7 +153,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("allowed_origins", str, "",
             "Comma-separated browser origins (scheme://host[:port]) allowed to call /api/mcp, "
             "besides the tenant's own origin; loopback origins are also allowed in development.",
-            check=_origins),
+            check=_origins, live=True),
     Setting("write_lease_seconds", float, 120.0,
             "How long a write with an idempotency_key is reserved by the process dispatching it. "
             "A duplicate arriving later waits for it; after this long without an answer (the "
@@ -174,7 +180,11 @@ SETTINGS: tuple[Setting, ...] = (
             "Extra PEM CA bundle trusted when fetching Client ID Metadata Documents (a lab CA); "
             "empty = the system trust store only."),
     Setting("log_level", str, "info", "debug, info, warning or error.",
-            check=_one_of("debug", "info", "warning", "error")),
+            check=_one_of("debug", "info", "warning", "error"), live=True),
+    Setting("shutdown_grace_seconds", float, 10.0,
+            "On SIGTERM the server stops accepting connections and gives requests in flight up "
+            "to this long to finish before closing the remaining connections.",
+            check=lambda v: None if 0 <= v <= 600 else "must be 0 to 600 seconds", live=True),
     Setting("embedded_db_cache_size", str, "256M",
             "WiredTiger cache of the embedded database.", check=_cache_size),
 )
@@ -206,6 +216,7 @@ class Config:
     oauth_cimd_allow_networks: str
     oauth_cimd_ca_file: str
     log_level: str
+    shutdown_grace_seconds: float
     embedded_db_cache_size: str
 
     @property
@@ -311,6 +322,8 @@ def load_config(
             else:
                 raw[key] = (value, str(path))
 
+    _read_credentials(env.get(CREDENTIALS_ENV), raw, problems)
+
     for key, value in env.items():
         if not key.startswith(ENV_PREFIX) or key == ENV_PREFIX + "CONFIG":
             continue
@@ -345,6 +358,30 @@ def load_config(
     return Config(**values)
 
 
+def _read_credentials(directory: str | None, raw: dict[str, tuple[Any, str]],
+                      problems: list[str]) -> None:
+    """Secret settings from files named after them; other files there are not ours to judge."""
+    if not directory:
+        return
+    for s in SETTINGS:
+        if not s.secret:
+            continue
+        path = Path(directory) / s.name
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{s.name}: credential {path} is unreadable ({exc.__class__.__name__})")
+            continue
+        # `echo secret > file` and editors add a line end that is not part of the secret.
+        value = text.rstrip("\r\n")
+        if not value:
+            problems.append(f"{s.name}: credential {path} is empty")
+            continue
+        raw[s.name] = (value, f"credential {path}")
+
+
 def _check_secret_shapes(values: dict[str, Any], problems: list[str]) -> None:
     for name in ("cookie_secret", "token_pepper"):
         if values[name] and len(values[name]) < 32:
@@ -368,7 +405,8 @@ def with_secrets(config: Config) -> Config:
         return config
     if config.production:
         raise ConfigError([
-            f"{n}: required in production mode (set {ENV_PREFIX}{n.upper()} or {n} in the config file)"
+            f"{n}: required in production mode (a credential file {n}, {ENV_PREFIX}{n.upper()}, "
+            f"or {n} in the config file)"
             for n in missing
         ])
     path = config.data_dir / SECRETS_FILE

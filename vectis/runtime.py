@@ -1,4 +1,5 @@
-"""Running the server: database (embedded or configured), indexes, demo data, HTTP, shutdown."""
+"""Running the server: database (embedded or configured), indexes, demo data, HTTP, service
+manager notifications, reload on SIGHUP, graceful stop on SIGTERM."""
 from __future__ import annotations
 
 import asyncio
@@ -6,6 +7,7 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Callable
 
 import tornado.httpserver
 import tornado.netutil
@@ -13,18 +15,30 @@ import tornado.netutil
 from .app import MAX_BODY_BYTES, Services, make_app, make_services
 from .config import Config
 from .embedded_db import EmbeddedDatabase
+from .reload import reload
+from .sdnotify import Notifier
 from .storage import Storage, make_client
+from .web.inflight import InFlight
 
 log = logging.getLogger("vectis")
-DRAIN_SECONDS = 10.0
+CLOSE_SECONDS = 5.0   # closing connections only waits for their sockets, never for requests
 
 
 class ListenError(RuntimeError):
     pass
 
 
-async def serve(config: Config, *, ready_message: bool = True) -> None:
+async def serve(config: Config, *, ready_message: bool = True,
+                reload_config: Callable[[], Config] | None = None) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the configuration through `reload_config`."""
     log.info("configuration %s", config.redacted())
+    notifier = Notifier.from_environ()
+    signals = _Signals()
+    signals.install()
+    # From the start: systemd's watchdog runs during start-up too, and the slow parts of it
+    # (database start, index builds) leave the event loop free to ping.
+    watchdog = (asyncio.get_running_loop().create_task(notifier.run_watchdog())
+                if notifier.watchdog is not None else None)
     embedded: EmbeddedDatabase | None = None
     if config.embedded_db:
         embedded = EmbeddedDatabase(config.data_dir, config.embedded_db_cache_size)
@@ -51,13 +65,16 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
         if ready_message:
             print_banner(config, port, demo_logins, await storage.tenants.list(), fleet)
         log.info("listening on %s:%d", config.host, port)
-        await _wait_for_stop_signal()
-        log.info("stopping: no new connections, draining for up to %.0f s", DRAIN_SECONDS)
+        # Ready means what /readyz means (database answers, indexes exist) and the socket listens.
+        if not signals.stop.is_set():
+            notifier.ready(f"listening on {config.host}:{port}")
+        await signals.serve_until_stop(services, notifier, reload_config)
     finally:
+        notifier.stopping()
         if server is not None:
-            server.stop()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(server.close_all_connections(), DRAIN_SECONDS)
+            await drain(server, services.inflight, services.config.shutdown_grace_seconds,
+                        signals.hurry)
+        # Background work next (it may still write), then what it writes through, database last.
         if fleet is not None:
             await fleet.stop()
         await services.stop()
@@ -65,6 +82,75 @@ async def serve(config: Config, *, ready_message: bool = True) -> None:
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
             log.info("embedded database stopped")
+        if watchdog is not None:
+            watchdog.cancel()
+        notifier.close()
+
+
+async def drain(server: tornado.httpserver.HTTPServer, inflight: InFlight, grace: float,
+                hurry: asyncio.Event | None = None) -> None:
+    """Refuse new connections, give requests in flight `grace` seconds, then close what is left
+    (idle keep-alive connections, and requests that overran). A second stop signal (`hurry`)
+    cuts the wait short."""
+    inflight.draining = True
+    server.stop()
+    log.info("stopping: no new connections; %d request(s) in flight, waiting up to %.0f s",
+             inflight.count, grace)
+    waiting = asyncio.ensure_future(inflight.wait_idle(grace))
+    hurried = asyncio.ensure_future((hurry or asyncio.Event()).wait())
+    await asyncio.wait((waiting, hurried), return_when=asyncio.FIRST_COMPLETED)
+    hurried.cancel()
+    waiting.cancel()
+    if inflight.count:
+        log.warning("stopping: closing %d request(s) still in flight", inflight.count)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(server.close_all_connections(), CLOSE_SECONDS)
+
+
+class _Signals:
+    """SIGTERM/SIGINT stop (a second one hurries the stop); SIGHUP reloads."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()
+        self.hurry = asyncio.Event()
+        self.hup = asyncio.Event()
+
+    def _on_stop(self) -> None:
+        if self.stop.is_set():
+            self.hurry.set()
+        self.stop.set()
+
+    def install(self) -> None:
+        """At the start of serve(): a stop during start-up then ends it cleanly once the pieces
+        being started exist, instead of killing the process with the database half-started."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._on_stop)
+        loop.add_signal_handler(signal.SIGHUP, self.hup.set)
+
+    async def serve_until_stop(self, services: Services, notifier: Notifier,
+                               reload_config: Callable[[], Config] | None) -> None:
+        hup = self.hup
+        hup.clear()   # a SIGHUP during start-up: the configuration just loaded is current
+        while not self.stop.is_set():
+            stopped = asyncio.ensure_future(self.stop.wait())
+            hupped = asyncio.ensure_future(hup.wait())
+            await asyncio.wait((stopped, hupped), return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            hupped.cancel()
+            if hup.is_set() and not self.stop.is_set():
+                hup.clear()
+                await self._reload(services, notifier, reload_config)
+
+    @staticmethod
+    async def _reload(services: Services, notifier: Notifier,
+                      reload_config: Callable[[], Config] | None) -> None:
+        if reload_config is None:
+            log.warning("SIGHUP ignored: this server was started without a configuration loader")
+            return
+        notifier.reloading()
+        await reload(services, reload_config)
+        notifier.ready("reloaded")
 
 
 async def start_demo_vendors(storage: Storage, services: Services, slugs: list[str]):
@@ -95,14 +181,6 @@ def start_http(services: Services, host: str, port: int,
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.add_sockets(sockets)
     return server, sockets[0].getsockname()[1]
-
-
-async def _wait_for_stop_signal() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
 
 
 def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: list[dict],

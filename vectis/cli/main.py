@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..runtime import ListenError, serve
     setup_logging(config.log_level)
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, reload_config=lambda: config_from_args(args)))
     except (EmbeddedDatabaseError, ListenError) as exc:
         print(f"vectis: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from typing import Any
 import tornado.web
 
 from ..tenancy import Tenant
+from .inflight import CountedHandler
 
 log = logging.getLogger("vectis.web")
 
@@ -23,7 +24,7 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-class JsonHandler(tornado.web.RequestHandler):
+class JsonHandler(CountedHandler):
     def set_default_headers(self) -> None:
         self.request_id = self.request.headers.get("X-Request-Id", "")[:64] or secrets.token_hex(8)
         self.set_header("X-Request-Id", self.request_id)

@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import tornado.web
 
 from ..base import UNKNOWN_HOST_BODY, TenantHandler, json_bytes
+from ..inflight import CountedHandler
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -167,7 +168,7 @@ def format_time(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
-class StaticHandler(tornado.web.StaticFileHandler):
+class StaticHandler(CountedHandler, tornado.web.StaticFileHandler):
     """CSS and the copy-button script; only on tenant hosts, like everything else."""
 
     def initialize(self) -> None:
