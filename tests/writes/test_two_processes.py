@@ -35,8 +35,8 @@ async def deployment(request, make_vendor_tenant, live_server, mongo_uri, db_pre
         env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
                         VECTIS_DATA_DIR=str(tmp_path / name), VECTIS_COOKIE_SECRET=config.cookie_secret,
                         VECTIS_ENCRYPTION_KEY=config.encryption_key, VECTIS_TOKEN_PEPPER=config.token_pepper,
-                        VECTIS_WRITE_LEASE_SECONDS=str(lease), VECTIS_SYNC_INTERVAL_SECONDS="0",
-                        VECTIS_LOG_LEVEL="warning", **options.get("env", {}))
+                        **{"VECTIS_WRITE_LEASE_SECONDS": str(lease), "VECTIS_SYNC_INTERVAL_SECONDS": "0",
+                           "VECTIS_LOG_LEVEL": "warning", **options.get("env", {})})
         process = ServerProcess("--no-demo", env=env)
         await asyncio.to_thread(process.start)
         processes.append(process)
@@ -202,3 +202,25 @@ async def test_both_rule_workers_run_each_event_once(deployment, http):
     await asyncio.sleep(3)                               # another tick of both: nothing more
     assert await executions.count_documents({}) == events
     assert vendor_view.creates(tenant.sim("psa"), "connectwise") == events
+
+
+@pytest.mark.parametrize("deployment", [{"env": {"VECTIS_SYNC_INTERVAL_SECONDS": "5"}}], indirect=True)
+async def test_both_schedulers_never_run_one_source_twice_at_once(deployment):
+    """Both processes' schedulers find the RMM source due every tick; its simulator answers
+    slowly, so their attempts overlap in time. The source's lease must let only one run in:
+    the simulator never serves two requests at once (NinjaOne sync requests are sequential)."""
+    tenant, _ = deployment
+    sim = tenant.sim("rmm")
+    sim.faults.add(kind="latency", method="GET", path=r"^/v2/", seconds=0.5, count=None)
+    sources = tenant.db["sources"]
+    runs_seen = set()
+    for _ in range(1800):                 # generous: a run every interval, or later when busy
+        source = await sources.find_one({"_id": tenant.sources["rmm"]["_id"]})
+        if source.get("sync_lease"):
+            runs_seen.add(source["sync_lease"]["owner"])
+        if len(runs_seen) >= 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(runs_seen) >= 3, runs_seen
+    # Which process wins each time is up to their tick phases, so it is not asserted.
+    assert sim.max_in_flight == 1
