@@ -104,7 +104,8 @@ class EmbeddedDatabase:
             raise EmbeddedDatabaseError("embedded database is not running")
         return uri_for_port(self.port)
 
-    def start(self, timeout: float = 60.0) -> str:
+    def start(self, timeout: float = 60.0, port: int | None = None) -> str:
+        """Start the database; `port` pins it (a restart where clients already hold the URI)."""
         existing = running_instance(self.data_dir)
         if existing is not None:
             if pid_alive(existing.get("owner_pid", -1)):
@@ -116,7 +117,7 @@ class EmbeddedDatabase:
             # Its server is gone (the kernel should have stopped it): take the files back.
             _terminate(existing["db_pid"], timeout=15)
         self.storage_path.mkdir(parents=True, exist_ok=True)
-        self.port = _free_loopback_port()
+        self.port = port or _free_loopback_port()
         log = open(self.data_dir / "embedded-db.log", "ab")
         try:
             self.process = subprocess.Popen(

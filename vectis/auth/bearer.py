@@ -54,6 +54,9 @@ class BearerAuthenticator:
         self._keys = keys
         self._pepper = pepper
         self._cache: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=cache_seconds)
+        # Refusals apart, so a flood of made-up tokens can only evict other made-up tokens,
+        # never the verified ones (which would send every real caller back to the database).
+        self._unknown: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=cache_seconds)
         self._last_used: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=LAST_USED_INTERVAL)
         self._tasks: set[asyncio.Task] = set()
 
@@ -65,6 +68,8 @@ class BearerAuthenticator:
             key = (tenant.slug, "jwt:" + hashlib.sha256(token.encode()).hexdigest())
         else:
             raise InvalidCredential()
+        if key in self._unknown:
+            raise InvalidCredential()
         try:
             principal = self._cache[key]
         except KeyError:
@@ -72,7 +77,7 @@ class BearerAuthenticator:
                 principal = await self._load_access_token(tenant, token)
             else:
                 principal = await self._load_pat(tenant.slug, key[1])
-            self._cache[key] = principal
+            (self._cache if principal is not None else self._unknown)[key] = principal
         if principal is None or not principal.live():
             raise InvalidCredential()
         self._touch(principal)
@@ -113,9 +118,10 @@ class BearerAuthenticator:
 
     def forget(self, tenant: str, token_hash: str | None = None) -> None:
         """Drop cached verifications: one token, or every token of a tenant."""
-        for key in list(self._cache.keys()):
-            if key[0] == tenant and (token_hash is None or key[1] == token_hash):
-                self._cache.pop(key, None)
+        for cache in (self._cache, self._unknown):
+            for key in list(cache.keys()):
+                if key[0] == tenant and (token_hash is None or key[1] == token_hash):
+                    cache.pop(key, None)
 
     def forget_credential(self, tenant: str, credential_id: str) -> None:
         for key, principal in list(self._cache.items()):

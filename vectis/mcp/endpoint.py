@@ -19,6 +19,7 @@ import tornado.web
 from ..auth.bearer import InvalidCredential, NoCredential
 from ..config import split_list
 from ..scopes import READ_SCOPES
+from ..storage.unavailable import is_unavailable
 from ..web.base import TenantHandler, json_bytes
 from .dispatch import RequestContext
 from .eras import check_modern, check_request_shape, is_modern, legacy_version
@@ -27,8 +28,10 @@ from .protocol import (
     INVALID_REQUEST,
     PARSE_ERROR,
     RATE_LIMITED,
+    UNAVAILABLE,
     HttpFailure,
     RpcError,
+    unavailable,
 )
 
 log = logging.getLogger("vectis.mcp")
@@ -62,6 +65,7 @@ def origin_allowed(origin: str, tenant_origin: str, config) -> bool:
 class McpHandler(TenantHandler):
     principal = None
     _refusal: HttpFailure | None = None
+    _unavailable = False   # storage did not answer while resolving the tenant or the credential
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -69,6 +73,8 @@ class McpHandler(TenantHandler):
             return
         self._chunks: list[bytes] = []
         self._size = 0
+        if self._unavailable:
+            return
         try:
             await self._check_before_body()
         except HttpFailure as failure:
@@ -80,6 +86,17 @@ class McpHandler(TenantHandler):
                 # Answered once the body has been read and discarded: closing on a client still
                 # writing its body would turn a clear 401/403/413 into a connection reset.
                 self._refusal = failure
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            self.storage_unavailable(exc)
+
+    def storage_unavailable(self, exc: Exception) -> None:
+        # Answered as a JSON-RPC error once the body is read, so the client sees its own id and
+        # a retryable code rather than a bare 503 its transport may treat as fatal. Nothing of
+        # the caller is trusted meanwhile: the body is size-capped and only its ids are used.
+        log.warning("MCP request %s: database unavailable: %s", self.request_id, exc)
+        self._unavailable = True
 
     async def _check_before_body(self) -> None:
         origin = self.request.headers.get("Origin")
@@ -255,22 +272,33 @@ class McpHandler(TenantHandler):
         return await self._one(message, modern=False, version=version)
 
     async def _one(self, message: dict, *, modern: bool, version: str) -> tuple[int, Any, dict]:
-        ctx = RequestContext(tenant=self.tenant, principal=self.principal, modern=modern,
-                             version=version, request_id=self.request_id)
         try:
+            if self._unavailable:
+                raise unavailable()
+            ctx = RequestContext(tenant=self.tenant, principal=self.principal, modern=modern,
+                                 version=version, request_id=self.request_id)
             result = await self.services.dispatcher.handle(message["method"], message.get("params") or {}, ctx)
         except RpcError as err:
             headers = {}
-            if err.code == RATE_LIMITED:
+            if err.code in (RATE_LIMITED, UNAVAILABLE):
                 headers["Retry-After"] = str(err.data["retryAfterSeconds"])
             return err.http_status(modern), err.body(message["id"]), headers
         except HttpFailure:
             raise
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                log.warning("MCP %s: database unavailable (request %s): %s", message.get("method"),
+                            self.request_id, exc)
+                return self._one_unavailable(message, modern)
             log.error("MCP %s failed (request %s)", message.get("method"), self.request_id, exc_info=True)
             err = RpcError(INTERNAL_ERROR, f"internal error (request id {self.request_id}); safe to retry")
             return err.http_status(modern), err.body(message["id"]), {}
         return 200, {"jsonrpc": "2.0", "id": message["id"], "result": result}, {}
+
+    def _one_unavailable(self, message: dict, modern: bool) -> tuple[int, Any, dict]:
+        err = unavailable()
+        return (err.http_status(modern), err.body(message["id"]),
+                {"Retry-After": str(err.data["retryAfterSeconds"])})
 
 
 def _too_large() -> HttpFailure:

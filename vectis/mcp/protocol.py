@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import __version__
+from ..storage.unavailable import RETRY_AFTER_SECONDS
 
 MODERN_VERSION = "2026-07-28"
 HANDSHAKE_VERSIONS = ("2025-11-25", "2025-06-18", "2025-03-26")
@@ -38,6 +39,8 @@ RATE_LIMITED = -32002
 MFA_REQUIRED = -32003
 IDEMPOTENCY_CONFLICT = -32004
 IDEMPOTENCY_IN_FLIGHT = -32005
+# Ours, in the same family: the database is not answering; retry after data.retryAfterSeconds.
+UNAVAILABLE = -32006
 
 _MODERN_STATUS = {
     PARSE_ERROR: 400, INVALID_REQUEST: 400, INVALID_PARAMS: 400, HEADER_MISMATCH: 400,
@@ -63,6 +66,14 @@ class RpcError(Exception):
 
     def http_status(self, modern: bool) -> int:
         return (_MODERN_STATUS if modern else _LEGACY_STATUS).get(self.code, 200)
+
+
+def unavailable() -> RpcError:
+    """The one answer to a call that failed because storage is away: retryable, no internals."""
+    return RpcError(UNAVAILABLE, "Vectis is temporarily unavailable (its database is not answering). "
+                    f"Retry after {RETRY_AFTER_SECONDS} s; retry a write tool with the same "
+                    "idempotency_key so that it is never applied twice.",
+                    {"retryable": True, "retryAfterSeconds": RETRY_AFTER_SECONDS})
 
 
 class HttpFailure(Exception):

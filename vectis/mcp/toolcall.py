@@ -14,9 +14,10 @@ from cachetools import TTLCache
 
 from ..audit import audit_row
 from ..ratelimit import RateLimited
+from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor
 from ..tools.registry import ToolContext, ToolError, ToolRegistry
-from .protocol import INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure, RpcError
+from .protocol import INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure, RpcError, unavailable
 
 log = logging.getLogger("vectis.mcp")
 
@@ -125,7 +126,10 @@ class ToolCaller:
             result, status, detail = error_result(f"{exc}. Start again without a cursor."), "error", {"reason": "cursor"}
         except ToolError as exc:
             result, status, detail = error_result(str(exc)), "error", {"reason": str(exc)[:200]}
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):   # not the tool's fault: the caller should retry, not give up
+                log.warning("tool %s: database unavailable (request %s): %s", spec.name, request_id, exc)
+                raise unavailable() from None
             log.error("tool %s failed (request %s)", spec.name, request_id, exc_info=True)
             result = error_result(f"{spec.name} failed because of an internal error (request id "
                                   f"{request_id}). It changed nothing; it is safe to retry.")

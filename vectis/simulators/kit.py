@@ -90,6 +90,10 @@ class Simulator:
     def __init__(self) -> None:
         self.faults = Faults()
         self.calls: Counter = Counter()
+        # Vendor requests being served at once, and the most ever: a test that must show two
+        # clients never overlapped (e.g. sync runs of one source) reads the high-water mark.
+        self.in_flight = 0
+        self.max_in_flight = 0
         self.app = web.Application(middlewares=[self._middleware])
         self.app.router.add_get("/_sim/calls", self._get_calls)
         self.app.router.add_post("/_sim/faults", self._post_faults)
@@ -123,6 +127,14 @@ class Simulator:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_sim/"):
             return await handler(request)
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            return await self._serve(request, handler)
+        finally:
+            self.in_flight -= 1
+
+    async def _serve(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         fault = self.faults.take(request)
         if fault is not None:
             early = await self._before(fault, request)

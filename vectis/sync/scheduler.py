@@ -91,10 +91,13 @@ class SyncScheduler:
             errors = [r.error for r in reports or [] if r.error] if reports is not None else ["internal error"]
             failures = (source.get("sync_failures") or 0) + 1 if errors else 0
             now = datetime.now(UTC)
-            await self._storage.sync.record_run(slug, source["_id"], finished_at=now,
-                                                error="; ".join(errors)[:500] if errors else None,
-                                                next_run_at=next_run(now, self._interval, failures),
-                                                failures=failures)
+            try:
+                await self._storage.sync.record_run(slug, source["_id"], finished_at=now,
+                                                    error="; ".join(errors)[:500] if errors else None,
+                                                    next_run_at=next_run(now, self._interval, failures),
+                                                    failures=failures)
+            except Exception:  # the database went away mid-run: the next tick finds it due again
+                log.warning("could not record the sync run of %s/%s", slug, source["_id"], exc_info=True)
 
 
 def _aware(value: datetime) -> datetime:

@@ -12,6 +12,7 @@ from typing import Any
 
 import tornado.web
 
+from ..storage.unavailable import RETRY_AFTER_SECONDS, is_unavailable
 from ..tenancy import Tenant
 from .inflight import CountedHandler
 
@@ -56,6 +57,15 @@ class JsonHandler(CountedHandler):
                   self.request.path, exc_info=(typ, value, tb))
 
 
+    def storage_unavailable(self, exc: Exception) -> None:
+        """The database did not answer: a retryable 503, the driver's message only in the log."""
+        log.warning("request %s %s: database unavailable: %s", self.request_id, self.request.path, exc)
+        self.set_header("Retry-After", str(RETRY_AFTER_SECONDS))
+        self.write_json({"error": "temporarily_unavailable",
+                         "message": "Vectis is temporarily unavailable; retry shortly.",
+                         "request_id": self.request_id}, status=503)
+
+
 class HostlessHandler(JsonHandler):
     """For endpoints that do not belong to a tenant (process health)."""
 
@@ -64,7 +74,13 @@ class TenantHandler(JsonHandler):
     tenant: Tenant
 
     async def prepare(self) -> None:
-        tenant = await self.services.tenants.resolve(self.request.host)
+        try:
+            tenant = await self.services.tenants.resolve(self.request.host)
+        except Exception as exc:
+            if not is_unavailable(exc):
+                raise
+            self.storage_unavailable(exc)
+            return
         if tenant is None:
             self.write_json(UNKNOWN_HOST_BODY, status=404)
             return
