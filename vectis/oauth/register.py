@@ -16,6 +16,7 @@ import string
 import time
 from datetime import UTC, datetime
 
+from .. import jsonbody
 from ..audit import audit_row
 from ..credentials.pats import hash_token
 from ..ids import new_id
@@ -88,8 +89,8 @@ class RegisterHandler(OAuthJsonHandler):
             self.check_size()
             await self._throttle()
             try:
-                body = json.loads(self.request.body or b"null")
-            except (ValueError, RecursionError):
+                body = jsonbody.loads(self.request.body or b"null")
+            except (jsonbody.InvalidJson, RecursionError):
                 raise OAuthError("invalid_client_metadata", "The body must be JSON.") from None
             metadata = parse_metadata(body)
         except OAuthError as error:
