@@ -63,6 +63,7 @@ def parse_metadata(metadata) -> dict:
                          f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")
     grant_types = metadata.get("grant_types", ["authorization_code"])
     if (not isinstance(grant_types, list) or not grant_types
+            or not all(isinstance(g, str) for g in grant_types)   # set() below hashes them
             or not set(grant_types) <= set(GRANT_TYPES) or "authorization_code" not in grant_types):
         raise OAuthError("invalid_client_metadata",
                          "grant_types must include authorization_code and may add refresh_token.")
