@@ -44,6 +44,9 @@ REFUSED = [
     (base(grant_types=["implicit"]), "invalid_client_metadata"),
     (base(grant_types=["refresh_token"]), "invalid_client_metadata"),
     (base(grant_types=["authorization_code", "client_credentials"]), "invalid_client_metadata"),
+    (base(grant_types=[{}]), "invalid_client_metadata"),                  # was a 500 (tests/fuzz)
+    (base(grant_types=[["authorization_code"]]), "invalid_client_metadata"),
+    ('{"client_name": "\\ud800", "redirect_uris": ["' + REDIRECT + '"]}', "invalid_client_metadata"),
     (base(response_types=["token"]), "invalid_client_metadata"),
     (base(client_name="line\nbreak"), "invalid_client_metadata"),
     (base(client_name=["list"]), "invalid_client_metadata"),

@@ -9,13 +9,13 @@ is read and discarded (up to DRAIN_BYTES, so the client can read the answer), ne
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from typing import Any
 from urllib.parse import urlsplit
 
 import tornado.web
 
+from .. import jsonbody
 from ..auth.bearer import InvalidCredential, NoCredential
 from ..config import split_list
 from ..scopes import READ_SCOPES
@@ -266,7 +266,7 @@ class McpHandler(TenantHandler):
         try:
             check_request_shape(message)
         except RpcError as err:
-            return err.http_status(False), err.body(message.get("id") if isinstance(message, dict) else None), {}
+            return err.http_status(False), err.body(_trusted_id(message)), {}
         if "method" not in message or "id" not in message:
             return 202, None, {}  # notifications and client responses: accepted, nothing to say
         return await self._one(message, modern=False, version=version)
@@ -301,6 +301,13 @@ class McpHandler(TenantHandler):
                 {"Retry-After": str(err.data["retryAfterSeconds"])})
 
 
+def _trusted_id(message: Any) -> Any:
+    """The id an error reply to an invalid message may echo: a string or integer, else null
+    (JSON-RPC 2.0 §5 — an id of another type is itself what made the message invalid)."""
+    rid = message.get("id") if isinstance(message, dict) else None
+    return rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
+
+
 def _too_large() -> HttpFailure:
     return HttpFailure(413, {"error": "request_too_large",
                              "error_description": f"request bodies are limited to {MAX_BODY_BYTES} bytes"})
@@ -312,9 +319,9 @@ def _accepts_json(accept: str) -> bool:
 
 def _parse(raw: bytes) -> Any:
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise RpcError(PARSE_ERROR, "the body is not valid JSON") from None
+        return jsonbody.loads(raw)
+    except jsonbody.InvalidJson as exc:
+        raise RpcError(PARSE_ERROR, str(exc)) from None
     except RecursionError:
         raise RpcError(PARSE_ERROR, "the body is nested too deeply") from None
 

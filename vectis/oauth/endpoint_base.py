@@ -4,12 +4,11 @@ authentication per the client's registered method."""
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from urllib.parse import unquote
 
 from ..credentials.pats import hash_token
-from ..web.base import TenantHandler
+from ..web.base import TenantHandler, json_bytes
 from .clients import OAuthClient, resolve_client
 
 MAX_FORM_BYTES = 64 * 1024
@@ -35,6 +34,16 @@ class OAuthJsonHandler(TenantHandler):
         self.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type")
         self.set_status(204)
         self.finish()
+
+    def write_error(self, status_code: int, **kwargs) -> None:
+        # Errors raised before our code runs (Tornado's body parsing, 405) still answer in
+        # RFC 6749 §5.2 form, which is all an OAuth client knows how to read.
+        error = "server_error" if status_code >= 500 else "invalid_request"
+        self.finish_json_error(error, self._reason if status_code < 500 else "Internal error.")
+
+    def finish_json_error(self, error: str, description: str) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json_bytes({"error": error, "error_description": description}))
 
     def fail(self, error: OAuthError) -> None:
         for name, value in error.headers.items():
@@ -91,7 +100,7 @@ class OAuthJsonHandler(TenantHandler):
             return None
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode()
-        except (binascii.Error, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError):  # binascii.Error, and non-ASCII header bytes
             raise OAuthError("invalid_client", "Malformed Basic credentials.", status=401) from None
         client_id, sep, secret = decoded.partition(":")
         if not sep:

@@ -16,6 +16,7 @@ import string
 import time
 from datetime import UTC, datetime
 
+from .. import jsonbody
 from ..audit import audit_row
 from ..credentials.pats import hash_token
 from ..ids import new_id
@@ -62,6 +63,7 @@ def parse_metadata(metadata) -> dict:
                          f"token_endpoint_auth_method must be one of {', '.join(AUTH_METHODS)}.")
     grant_types = metadata.get("grant_types", ["authorization_code"])
     if (not isinstance(grant_types, list) or not grant_types
+            or not all(isinstance(g, str) for g in grant_types)   # set() below hashes them
             or not set(grant_types) <= set(GRANT_TYPES) or "authorization_code" not in grant_types):
         raise OAuthError("invalid_client_metadata",
                          "grant_types must include authorization_code and may add refresh_token.")
@@ -88,8 +90,8 @@ class RegisterHandler(OAuthJsonHandler):
             self.check_size()
             await self._throttle()
             try:
-                body = json.loads(self.request.body or b"null")
-            except (ValueError, RecursionError):
+                body = jsonbody.loads(self.request.body or b"null")
+            except (jsonbody.InvalidJson, RecursionError):
                 raise OAuthError("invalid_client_metadata", "The body must be JSON.") from None
             metadata = parse_metadata(body)
         except OAuthError as error:
