@@ -7,6 +7,8 @@ import json
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from vectis.app import MAX_BODY_BYTES
+
 from .checks import assert_still_serving, check_mcp_reply, check_rpc_message, json_body
 from .strategies import (
     META_CLIENT_CAPS,
@@ -114,7 +116,8 @@ def test_http_level_variations(fuzz_server, client, method, headers, with_token)
     body = b'{"jsonrpc":"2.0","id":1,"method":"ping"}' if method != "GET" else None
     # http.client fills Content-Length itself; a fuzzed one must replace it, not be added twice.
     declared = headers.get("Content-Length")
-    bad_framing = declared is not None and not declared.isdigit()
+    # Unparseable, or beyond the server-wide body cap (Tornado refuses those at the HTTP layer).
+    bad_framing = declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES)
     try:
         reply = fuzz_server.client().request(method, PATH, body, hdrs)
     except ConnectionResetError:
