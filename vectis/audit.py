@@ -67,17 +67,29 @@ class AuditLog:
 
     async def flush(self) -> None:
         batches, self._buffer, self._buffered = self._buffer, defaultdict(list), 0
-        for tenant, rows in batches.items():
-            try:
-                await self._storage.audit.insert(tenant, rows)
-            except Exception:
-                log.error("could not write %d audit rows of %s; keeping them for the next flush",
-                          len(rows), tenant, exc_info=True)
-                for row in rows:
-                    self.record(tenant, row)
+        pending = list(batches.items())
+        try:
+            while pending:
+                tenant, rows = pending[0]
+                try:
+                    await self._storage.audit.insert(tenant, rows)
+                except Exception:
+                    log.error("could not write %d audit rows of %s; keeping them for the next flush",
+                              len(rows), tenant, exc_info=True)
+                    self._keep(tenant, rows)
+                pending.pop(0)
+        finally:
+            # Cancelled mid-flush (a stop): what was not confirmed goes back for the final flush;
+            # sending a batch again is safe, the insert is idempotent.
+            for tenant, rows in pending:
+                self._keep(tenant, rows)
         if self._dropped:
             log.error("dropped %d audit rows: buffer full", self._dropped)
             self._dropped = 0
+
+    def _keep(self, tenant: str, rows: list[dict]) -> None:
+        for row in rows:
+            self.record(tenant, row)
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import re
 
+from pymongo.errors import BulkWriteError
+
 from .core import Database
+
+DUPLICATE_KEY = 11000
 
 
 class AuditRepository:
@@ -14,8 +18,16 @@ class AuditRepository:
         return self._db.tenant(slug)["audit_log"]
 
     async def insert(self, slug: str, rows: list[dict]) -> None:
-        if rows:
+        """Idempotent: rows carry their ids, so a batch sent again after an interrupted attempt
+        (some rows may have landed) writes the rest and counts the others as written."""
+        if not rows:
+            return
+        try:
             await self._rows(slug).insert_many(rows, ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])) \
+                    or exc.details.get("writeConcernErrors"):
+                raise
 
     async def finalize(self, slug: str, row_id: str, changes: dict) -> None:
         """Complete a write's row, written before its dispatch, with the outcome."""
