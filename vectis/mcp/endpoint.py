@@ -279,26 +279,26 @@ class McpHandler(TenantHandler):
                                  version=version, request_id=self.request_id)
             result = await self.services.dispatcher.handle(message["method"], message.get("params") or {}, ctx)
         except RpcError as err:
-            headers = {}
-            if err.code in (RATE_LIMITED, UNAVAILABLE):
-                headers["Retry-After"] = str(err.data["retryAfterSeconds"])
-            return err.http_status(modern), err.body(message["id"]), headers
+            return _failure(err, message, modern)
         except HttpFailure:
             raise
         except Exception as exc:
             if is_unavailable(exc):
                 log.warning("MCP %s: database unavailable (request %s): %s", message.get("method"),
                             self.request_id, exc)
-                return self._one_unavailable(message, modern)
+                return _failure(unavailable(), message, modern)
             log.error("MCP %s failed (request %s)", message.get("method"), self.request_id, exc_info=True)
             err = RpcError(INTERNAL_ERROR, f"internal error (request id {self.request_id}); safe to retry")
-            return err.http_status(modern), err.body(message["id"]), {}
+            return _failure(err, message, modern)
         return 200, {"jsonrpc": "2.0", "id": message["id"], "result": result}, {}
 
-    def _one_unavailable(self, message: dict, modern: bool) -> tuple[int, Any, dict]:
-        err = unavailable()
-        return (err.http_status(modern), err.body(message["id"]),
-                {"Retry-After": str(err.data["retryAfterSeconds"])})
+
+def _failure(err: RpcError, message: dict, modern: bool) -> tuple[int, Any, dict]:
+    """The HTTP status, body and headers of a JSON-RPC error; retryable ones say when."""
+    headers = {}
+    if err.code in (RATE_LIMITED, UNAVAILABLE):
+        headers["Retry-After"] = str(err.data["retryAfterSeconds"])
+    return err.http_status(modern), err.body(message["id"]), headers
 
 
 def _trusted_id(message: Any) -> Any:

@@ -56,7 +56,6 @@ class JsonHandler(CountedHandler):
         log.error("unhandled error request_id=%s %s %s", self.request_id, self.request.method,
                   self.request.path, exc_info=(typ, value, tb))
 
-
     def storage_unavailable(self, exc: Exception) -> None:
         """The database did not answer: a retryable 503, the driver's message only in the log."""
         log.warning("request %s %s: database unavailable: %s", self.request_id, self.request.path, exc)
