@@ -14,7 +14,7 @@ from collections.abc import Callable
 from .config import SETTINGS, Config, ConfigError
 
 log = logging.getLogger("vectis.reload")
-LIVE = tuple(s.name for s in SETTINGS if s.live)
+SECRET = frozenset(s.name for s in SETTINGS if s.secret)   # named in the log, never shown
 
 
 def compare(running: Config, new: Config) -> tuple[dict[str, object], list[str]]:
@@ -50,7 +50,8 @@ async def reload(services, load: Callable[[], Config]) -> bool:
     live, restart = compare(services.config, new)
     if live:
         apply_live(services, live)
-        log.info("reload applied: %s", ", ".join(f"{k}={v!r}" for k, v in live.items()))
+        log.info("reload applied: %s", ", ".join(k if k in SECRET else f"{k}={v!r}"
+                                                   for k, v in live.items()))
     if restart:
         # Names only: some of these are secrets.
         log.warning("reload: %s changed but only take effect after a restart (running values kept)",
