@@ -14,7 +14,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from vectis import metrics
 from vectis.demo.generator import demo_operators
 from vectis.demo.seed import seed_tenant
 from vectis.embedded_db import EmbeddedDatabase
@@ -53,6 +55,14 @@ async def health(http, port: int, path: str) -> int:
         return resp.status
 
 
+async def database_up_metric(http, port: int) -> float:
+    async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+        assert resp.status == 200
+        text = await resp.text()
+    return next(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                if s.name == "vectis_database_up")
+
+
 async def timed_call(http, url, token, name, arguments):
     started = time.monotonic()
     answer = await rpc(http, url, token, "tools/call", {"name": name, "arguments": arguments})
@@ -71,7 +81,9 @@ def assert_retryable(status, body, headers, elapsed):
         assert leak not in text, body
 
 
-async def test_database_outage_and_recovery_without_restart(own_database, tmp_path, http):
+async def test_database_outage_and_recovery_without_restart(own_database, tmp_path, http,
+                                                              monkeypatch):
+    monkeypatch.setattr(metrics, "SNAPSHOT_SECONDS", 0.0)   # every scrape reads the database
     db = own_database
     prefix = "f" + secrets.token_hex(5)
     storage = Storage(make_client(db.uri, serverSelectionTimeoutMS=SELECTION_MS,
@@ -84,7 +96,7 @@ async def test_database_outage_and_recovery_without_restart(own_database, tmp_pa
         async with running_server(tmp_path, db.uri, prefix, storage, rules_worker="on",
                                   sync_interval_seconds=3600) as server:
             services = server.services
-            services.connections.http = VendorHttp(policy=FAST)
+            services.connections.http = VendorHttp(policy=FAST, metrics=services.metrics)
             await fleet.start_for_tenants(storage, services.connections, [SLUG])
             admin = next(o for o in demo_operators(SLUG) if o.role == "admin")
             token = await issue_token(storage, server.config, SLUG, admin.email, ALL_SCOPES)
@@ -108,6 +120,7 @@ async def test_database_outage_and_recovery_without_restart(own_database, tmp_pa
             assert_retryable(status, body, headers, elapsed)
             assert await health(http, server.port, "/readyz") == 503
             assert await health(http, server.port, "/healthz") == 200
+            assert await database_up_metric(http, server.port) == 0   # /metrics still answers
             services.audit.record(SLUG, {"action": "outage_probe"})   # must wait, not die
             await services.audit.flush()
             await asyncio.sleep(1.5)     # a tick of the rules worker and of the scheduler
@@ -118,6 +131,7 @@ async def test_database_outage_and_recovery_without_restart(own_database, tmp_pa
                     break
                 await asyncio.sleep(0.5)
             assert await health(http, server.port, "/readyz") == 200
+            assert await database_up_metric(http, server.port) == 1
             (status, body, _), _ = await timed_call(http, url, token, *read)
             assert status == 200 and body["result"]["isError"] is False, body
             assert body["result"]["structuredContent"] == customers

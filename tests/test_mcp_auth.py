@@ -1,10 +1,12 @@
 """Who may call /api/mcp: bearer PATs, scopes, revocation, tenants, rate limits."""
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from vectis.credentials.pats import hash_token
+from vectis.logs import JsonFormatter
 from vectis.scopes import ALL_SCOPES, READ_SCOPES
 
 from .conftest import issue_token, tenant_of
@@ -249,7 +251,13 @@ async def test_request_log_never_contains_a_token(acme, http, caplog):
     with caplog.at_level(logging.INFO, logger="vectis.access"):
         await rpc(http, acme.url + f"?access_token={acme.token}", None, "ping")
         await rpc(http, acme.url, acme.token, "ping")
+        await rpc(http, acme.url, acme.token, "tools/call", {"name": "list_customers", "arguments": {}})
     records = [r for r in caplog.records if r.name == "vectis.access"]
-    assert [(r.status, r.path) for r in records] == [(401, "/api/mcp"), (200, "/api/mcp")]
+    assert [(r.status, r.path) for r in records] == [(401, "/api/mcp"), (200, "/api/mcp"), (200, "/api/mcp")]
     assert records[1].tenant == "acme" and records[1].credential_id.startswith("pat_")
+    assert records[1].tool is None and records[2].tool == "list_customers"
+    line = json.loads(JsonFormatter().format(records[2]))
+    assert {k: line[k] for k in ("tenant", "tool", "status", "path")} == {
+        "tenant": "acme", "tool": "list_customers", "status": 200, "path": "/api/mcp"}
+    assert line["request_id"] and line["credential_id"].startswith("pat_") and line["duration_ms"] >= 0
     assert all(acme.token not in r.getMessage() and acme.token not in str(r.__dict__) for r in caplog.records)

@@ -14,6 +14,7 @@ from .config import Config, decode_key, split_list
 from .mcp import endpoint as mcp_endpoint
 from .mcp.dispatch import Dispatcher
 from .mcp.toolcall import ToolCaller
+from .metrics import Metrics
 from .oauth import routes as oauth_routes
 from .oauth.cimd import ClientMetadataFetcher
 from .oauth.keys import SigningKeys
@@ -28,6 +29,7 @@ from .tools.pagination import CursorCodec
 from .vendors.connections import Connections
 from .vendors.http import VendorHttp
 from .web import health, home, wellknown
+from .web import metrics as metrics_route
 from .web.base import NotFoundHandler
 from .web.inflight import InFlight
 from .web.inflight import transforms as inflight_transforms
@@ -56,6 +58,7 @@ class Services:
     sync: SyncEngine
     scheduler: SyncScheduler | None
     rules_worker: RuleWorker | None
+    metrics: Metrics
     dispatcher: Dispatcher = field(init=False)
     indexes_ready: bool = False
     inflight: InFlight = field(default_factory=InFlight)
@@ -90,7 +93,8 @@ def make_metadata_fetcher(config: Config) -> ClientMetadataFetcher:
 def make_services(config: Config, storage: Storage) -> Services:
     keys = SigningKeys(storage, decode_key(config.encryption_key))
     audit = AuditLog(storage)
-    connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
+    meter = Metrics()
+    connections = Connections(storage, decode_key(config.encryption_key), VendorHttp(metrics=meter))
     sync = SyncEngine(storage, connections)
     scheduler = (SyncScheduler(storage, sync, interval=config.sync_interval_seconds,
                                concurrency=config.sync_concurrency)
@@ -105,7 +109,9 @@ def make_services(config: Config, storage: Storage) -> Services:
         writes=writes, sync=sync, scheduler=scheduler,
         rules_worker=RuleWorker(storage, writes) if config.rules_worker == "on" else None,
         limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
+        metrics=meter,
     )
+    meter.attach(services)
     services.dispatcher = Dispatcher(ToolCaller(services, build_registry()))
     return services
 
@@ -114,6 +120,9 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
     """One JSON line per request. The query string is never logged: it is where a careless client
     puts a token, and OAuth puts codes."""
     status = handler.get_status()
+    services = handler.application.settings.get("services")
+    if services is not None:
+        services.metrics.http_request(type(handler).__name__, status)
     level = logging.INFO if status < 400 else logging.WARNING if status < 500 else logging.ERROR
     if not access_log.isEnabledFor(level):
         return
@@ -126,11 +135,13 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
         "request_id": getattr(handler, "request_id", None),
         "tenant": tenant.slug if tenant is not None else None,
         "credential_id": principal.credential_id if principal is not None else None,
+        "tool": getattr(handler, "tool_names", None) or None,
     })
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    handlers = [*health.default_handlers, *home.default_handlers, *wellknown.default_handlers,
+    handlers = [*health.default_handlers, *metrics_route.default_handlers, *home.default_handlers,
+                *wellknown.default_handlers,
                 *mcp_endpoint.default_handlers, *oauth_routes.default_handlers, *page_handlers]
     return tornado.web.Application(
         handlers,

@@ -38,6 +38,10 @@ class AuditLog:
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
 
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
     async def write(self, tenant: str, row: dict) -> None:
         """Record now; raises if the row cannot be stored (callers must not proceed then)."""
         await self._storage.audit.insert(tenant, [row])

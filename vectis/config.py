@@ -185,6 +185,18 @@ SETTINGS: tuple[Setting, ...] = (
             "On SIGTERM the server stops accepting connections and gives requests in flight up "
             "to this long to finish before closing the remaining connections.",
             check=lambda v: None if 0 <= v <= 600 else "must be 0 to 600 seconds", live=True),
+    Setting("metrics", str, "on",
+            "Serve Prometheus metrics at /metrics (on any host name) to the networks in "
+            "metrics_allow_networks. off: /metrics answers 404.", check=_one_of("on", "off")),
+    Setting("metrics_allow_networks", str, "127.0.0.0/8, ::1/128",
+            "Comma-separated CIDR ranges of the peers allowed to read /metrics. A request that "
+            "came through a proxy (it carries Forwarded or X-Forwarded-For) is refused whatever "
+            "its peer, so a proxy on loopback cannot expose the metrics by accident.",
+            check=lambda v: _networks(v), live=True),
+    Setting("metrics_token", str, "",
+            "If set, /metrics also requires 'Authorization: Bearer <this>' (Prometheus: "
+            "authorization.credentials_file). Empty = the network check alone.", secret=True,
+            live=True),
     Setting("embedded_db_cache_size", str, "256M",
             "WiredTiger cache of the embedded database.", check=_cache_size),
 )
@@ -217,6 +229,9 @@ class Config:
     oauth_cimd_ca_file: str
     log_level: str
     shutdown_grace_seconds: float
+    metrics: str
+    metrics_allow_networks: str
+    metrics_token: str
     embedded_db_cache_size: str
 
     @property

@@ -7,13 +7,18 @@ import sys
 import time
 
 
+# The structured fields a record may carry (as `extra=`); anything else stays out of the line.
+LOGGED_FIELDS = ("request_id", "tenant", "credential_id", "tool", "status", "duration_ms", "method",
+                 "path", "vendor", "outcome")
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage(),
         }
-        for key in ("request_id", "tenant", "credential_id", "status", "duration_ms", "method", "path"):
+        for key in LOGGED_FIELDS:
             if hasattr(record, key):
                 entry[key] = getattr(record, key)
         if record.exc_info:

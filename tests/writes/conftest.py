@@ -52,7 +52,8 @@ async def fleet():
 
 @pytest.fixture
 def make_vendor_tenant(live_server, fleet):
-    live_server.services.connections.http = VendorHttp(policy=FAST)
+    live_server.services.connections.http = VendorHttp(policy=FAST,
+                                                      metrics=live_server.services.metrics)
 
     async def make(slug: str, vendors: tuple[str, str, str]) -> VendorTenant:
         await seed_tenant(live_server.storage, slug, slug.title(), passwords={}, customers=4,

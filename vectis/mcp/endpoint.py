@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from ..web.base import TenantHandler, json_bytes
 from .dispatch import RequestContext
 from .eras import check_modern, check_request_shape, is_modern, legacy_version
 from .protocol import (
+    ERROR_NAMES,
     INTERNAL_ERROR,
     INVALID_REQUEST,
     PARSE_ERROR,
@@ -66,6 +68,7 @@ class McpHandler(TenantHandler):
     principal = None
     _refusal: HttpFailure | None = None
     _unavailable = False   # storage did not answer while resolving the tenant or the credential
+    tool_names = ""        # the tools this request called, comma-separated (a batch may call several)
 
     async def prepare(self) -> None:
         await super().prepare()
@@ -272,6 +275,26 @@ class McpHandler(TenantHandler):
         return await self._one(message, modern=False, version=version)
 
     async def _one(self, message: dict, *, modern: bool, version: str) -> tuple[int, Any, dict]:
+        params = message.get("params")
+        if message["method"] == "tools/call" and isinstance(params, dict):
+            name = params.get("name")
+            if isinstance(name, str):   # for the request log line
+                self.tool_names = f"{self.tool_names},{name[:80]}" if self.tool_names else name[:80]
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            reply = await self._dispatch(message, modern=modern, version=version)
+            if "error" in reply[1]:
+                outcome = ERROR_NAMES.get(reply[1]["error"]["code"], "error")
+            return reply
+        except HttpFailure as failure:
+            outcome = f"http_{failure.status}"
+            raise
+        finally:
+            self.services.metrics.mcp_request(message["method"], outcome,
+                                              time.perf_counter() - started)
+
+    async def _dispatch(self, message: dict, *, modern: bool, version: str) -> tuple[int, Any, dict]:
         try:
             if self._unavailable:
                 raise unavailable()

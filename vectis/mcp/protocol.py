@@ -42,6 +42,16 @@ IDEMPOTENCY_IN_FLIGHT = -32005
 # Ours, in the same family: the database is not answering; retry after data.retryAfterSeconds.
 UNAVAILABLE = -32006
 
+ERROR_NAMES = {
+    PARSE_ERROR: "parse_error", INVALID_REQUEST: "invalid_request",
+    METHOD_NOT_FOUND: "method_not_found", INVALID_PARAMS: "invalid_params",
+    INTERNAL_ERROR: "internal_error", HEADER_MISMATCH: "header_mismatch",
+    MISSING_CLIENT_CAPABILITY: "missing_client_capability",
+    UNSUPPORTED_VERSION: "unsupported_version", RATE_LIMITED: "rate_limited",
+    MFA_REQUIRED: "mfa_required", IDEMPOTENCY_CONFLICT: "idempotency_conflict",
+    IDEMPOTENCY_IN_FLIGHT: "idempotency_in_flight", UNAVAILABLE: "unavailable",
+}
+
 _MODERN_STATUS = {
     PARSE_ERROR: 400, INVALID_REQUEST: 400, INVALID_PARAMS: 400, HEADER_MISMATCH: 400,
     MISSING_CLIENT_CAPABILITY: 400, UNSUPPORTED_VERSION: 400, METHOD_NOT_FOUND: 404,

@@ -17,7 +17,8 @@ from ..ratelimit import RateLimited
 from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor
 from ..tools.registry import ToolContext, ToolError, ToolRegistry
-from .protocol import INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure, RpcError, unavailable
+from .protocol import (ERROR_NAMES, INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure,
+                       RpcError, unavailable)
 
 log = logging.getLogger("vectis.mcp")
 
@@ -87,6 +88,23 @@ class ToolCaller:
         spec = self.registry.get(name) if isinstance(name, str) else None
         if spec is None:
             raise RpcError(INVALID_PARAMS, f"unknown tool {str(name)[:80]!r}")
+        started = time.perf_counter()
+        status = "failed"
+        try:
+            result = await self._call(spec, tenant, principal, params, request_id)
+            status = "error" if result.get("isError") else "success"
+            return result
+        except RpcError as err:
+            # Named like the audit statuses where there is one.
+            status = "denied_mfa" if err.code == MFA_REQUIRED else ERROR_NAMES.get(err.code, "failed")
+            raise
+        except HttpFailure:
+            status = "denied_scope"
+            raise
+        finally:
+            self._services.metrics.tool_call(spec.name, status, time.perf_counter() - started)
+
+    async def _call(self, spec, tenant, principal, params: dict, request_id: str) -> dict:
         missing = tuple(s for s in spec.scopes if s not in principal.scopes)
         actor = principal.audit_actor()
         if missing:
@@ -100,6 +118,7 @@ class ToolCaller:
         try:
             await self._services.limiter.check(tenant.slug, tenant.settings, principal.credential_id, spec.kind)
         except RateLimited as exc:
+            self._services.metrics.rate_limited(exc.scope)
             await self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope})
             raise RpcError(RATE_LIMITED, f"Rate limited: {exc}. Retry after {exc.retry_after} s.",
                            {"retryAfterSeconds": exc.retry_after, "scope": exc.scope, "limit": exc.limit}) from None

@@ -93,6 +93,13 @@ class RuleRepository:
             query["created_at"] = {"$gte": since}
         return await find_page(self._executions(slug), query, EXECUTION_SORT, limit, after)
 
+    async def execution_counts(self, slug: str) -> tuple[int, int]:
+        """(queued or running, dead-lettered): the rules engine's backlog, for /metrics."""
+        executions = self._executions(slug)
+        backlog = await executions.count_documents({"status": {"$in": ["queued", "running"]}})
+        dead = await executions.count_documents({"status": "dead_letter"})
+        return backlog, dead
+
     async def insert_execution(self, slug: str, doc: dict) -> bool:
         """False when an execution with this `_id` exists: the id digests (rule, event), so the
         same event matched twice (two processes, a redelivery) queues one execution."""

@@ -15,7 +15,6 @@ import email.utils
 import json as jsonlib
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -53,7 +52,7 @@ class VendorHttp:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = 100
     limit_per_host: int = 8
-    calls: Counter = field(default_factory=Counter)   # (vendor, outcome) -> count, for /metrics
+    metrics: Any = None             # vectis.metrics.Metrics, when the server runs
     _session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:
@@ -141,14 +140,16 @@ class VendorHttp:
         return steps[min(attempt - 1, len(steps) - 1)] if steps else 0.0
 
     def _count(self, vendor, outcome, method, path, status, started) -> None:
-        self.calls[(vendor, outcome)] += 1
+        seconds = time.monotonic() - started
+        if self.metrics is not None:
+            self.metrics.vendor_call(vendor, outcome, seconds)
         # Successful calls at debug: a sync makes one per page, and at info they would drown
         # the log; failures and retries stay visible.
         ok = status is not None and 200 <= status < 400
         level = logging.DEBUG if ok else logging.WARNING
         log.log(level, "vendor call", extra={"vendor": vendor, "method": method, "path": path,
                                        "status": status, "outcome": outcome,
-                                       "duration_ms": round(1000 * (time.monotonic() - started), 2)})
+                                       "duration_ms": round(1000 * seconds, 2)})
 
 
 def retry_after_seconds(value: str | None) -> float | None:

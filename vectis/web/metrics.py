@@ -1,0 +1,63 @@
+"""`/metrics`: the process's Prometheus metrics, for the monitoring network only.
+
+Refused (404, as if absent, so a scanner learns nothing) unless metrics are on, the TCP peer is
+in `metrics_allow_networks`, the request did not come through a proxy, and, when a
+`metrics_token` is configured, it carries that token.
+"""
+from __future__ import annotations
+
+import functools
+import hmac
+import ipaddress
+import logging
+
+from ..config import split_list
+from ..metrics import CONTENT_TYPE
+from .base import HostlessHandler
+
+log = logging.getLogger("vectis.metrics")
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+
+
+@functools.lru_cache(maxsize=8)
+def _networks(setting: str) -> tuple:
+    return tuple(ipaddress.ip_network(n, strict=False) for n in split_list(setting))
+
+
+def peer_allowed(peer: str | None, setting: str) -> bool:
+    try:
+        address = ipaddress.ip_address(peer or "")
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in _networks(setting))
+
+
+class MetricsHandler(HostlessHandler):
+    async def get(self) -> None:
+        refusal = self._refusal(self.services.config)
+        if refusal is not None:
+            # The reason goes to the log for the operator, never to the caller.
+            log.info("/metrics refused to %s: %s", self.request.remote_ip, refusal)
+            self.write_json({"error": "not_found", "message": "No such endpoint."}, status=404)
+            return
+        body = await self.services.metrics.render()
+        self.set_header("Content-Type", CONTENT_TYPE)
+        self.finish(body)
+
+    def _refusal(self, config) -> str | None:
+        if config.metrics != "on":
+            return "metrics = off"
+        if any(self.request.headers.get(h) is not None for h in PROXY_HEADERS):
+            return "the request came through a proxy"
+        if not peer_allowed(self.request.remote_ip, config.metrics_allow_networks):
+            return "peer not in metrics_allow_networks"
+        if config.metrics_token:
+            given = self.request.headers.get("Authorization", "").encode()
+            if not hmac.compare_digest(given, b"Bearer " + config.metrics_token.encode()):
+                return "missing or wrong metrics_token"
+        return None
+
+
+default_handlers = [(r"/metrics", MetricsHandler)]
