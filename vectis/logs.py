@@ -6,7 +6,6 @@ import logging
 import sys
 import time
 
-
 # The structured fields a record may carry (as `extra=`); anything else stays out of the line.
 LOGGED_FIELDS = ("request_id", "tenant", "credential_id", "tool", "status", "duration_ms", "method",
                  "path", "vendor", "outcome")

@@ -17,8 +17,15 @@ from ..ratelimit import RateLimited
 from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor
 from ..tools.registry import ToolContext, ToolError, ToolRegistry
-from .protocol import (ERROR_NAMES, INVALID_PARAMS, MFA_REQUIRED, RATE_LIMITED, HttpFailure,
-                       RpcError, unavailable)
+from .protocol import (
+    ERROR_NAMES,
+    INVALID_PARAMS,
+    MFA_REQUIRED,
+    RATE_LIMITED,
+    HttpFailure,
+    RpcError,
+    unavailable,
+)
 
 log = logging.getLogger("vectis.mcp")
 

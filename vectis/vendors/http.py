@@ -15,6 +15,7 @@ import email.utils
 import json as jsonlib
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -52,6 +53,7 @@ class VendorHttp:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     limit: int = 100
     limit_per_host: int = 8
+    calls: Counter = field(default_factory=Counter)   # attempts by (vendor, outcome)
     metrics: Any = None             # vectis.metrics.Metrics, when the server runs
     _session: aiohttp.ClientSession | None = None
 
@@ -141,6 +143,7 @@ class VendorHttp:
 
     def _count(self, vendor, outcome, method, path, status, started) -> None:
         seconds = time.monotonic() - started
+        self.calls[(vendor, outcome)] += 1
         if self.metrics is not None:
             self.metrics.vendor_call(vendor, outcome, seconds)
         # Successful calls at debug: a sync makes one per page, and at info they would drown
