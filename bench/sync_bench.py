@@ -22,6 +22,7 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pymongo import monitoring
 from pymongo.uri_parser import parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -39,12 +40,43 @@ SLUG = "syncbench"
 SYNCED = ("customers", "contacts", "tickets", "ticket_messages", "contracts", "invoices")
 
 
+class DatabaseTime(monitoring.CommandListener):
+    """Where the sync waits on the database: total time and count per (command, collection)."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, tuple[str, str]] = {}
+        self.totals: dict[tuple[str, str], list[float]] = {}
+
+    def started(self, event) -> None:
+        target = event.command.get(event.command_name)
+        self.pending[event.request_id] = (event.command_name, target if isinstance(target, str) else "")
+
+    def succeeded(self, event) -> None:
+        self._end(event)
+
+    def failed(self, event) -> None:
+        self._end(event)
+
+    def _end(self, event) -> None:
+        key = self.pending.pop(event.request_id, None)
+        if key is not None:
+            total = self.totals.setdefault(key, [0.0, 0])
+            total[0] += event.duration_micros / 1e6
+            total[1] += 1
+
+    def report(self, top: int = 8) -> str:
+        rows = sorted(self.totals.items(), key=lambda kv: -kv[1][0])[:top]
+        return "\n".join(f"    {name:<12} {coll:<16} {secs:>7.1f} s  {n:>6} calls  "
+                         f"{1000 * secs / n:>7.1f} ms each" for (name, coll), (secs, n) in rows)
+
+
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 async def run(uri: str, tickets: int) -> None:
-    storage = Storage(make_client(uri), "syncbench" + secrets.token_hex(3))
+    database_time = DatabaseTime()
+    storage = Storage(make_client(uri, event_listeners=[database_time]), "syncbench" + secrets.token_hex(3))
     await storage.db.ensure_control_indexes()
     fleet = SimulatorFleet()
     http = VendorHttp()
@@ -61,12 +93,17 @@ async def run(uri: str, tickets: int) -> None:
         connections = Connections(storage, secrets.token_bytes(32), http)
         await fleet.start_for_tenants(storage, connections, [SLUG])
         source = next(s for s in await storage.sources.list(SLUG) if s["kind"] == "psa")
+        # What the PSA holds: portal tickets (about 6 %) exist only in Vectis, by design.
+        psa_tickets = [t["_id"] for t in await db.tickets.find({"source_id": source["_id"]}, {"_id": 1}).to_list()]
+        expected = {"tickets": len(psa_tickets),
+                    "ticket_messages": await db.ticket_messages.count_documents({"ticket_id": {"$in": psa_tickets}})}
         for collection in SYNCED:       # the first sync must write everything itself
             await db[collection].delete_many({} if collection != "customers" else {"_id": {"$exists": True}})
         print(f"simulator seeded; peak RSS so far {rss_mb():.0f} MB")
 
         engine = SyncEngine(storage, connections)
         tracemalloc.start()
+        database_time.totals.clear()
         started = time.perf_counter()
         reports = await engine.sync_source(SLUG, source["_id"])
         full = time.perf_counter() - started
@@ -77,8 +114,11 @@ async def run(uri: str, tickets: int) -> None:
         for r in reports:
             print(f"  {r.entity:<10} {r.mode:<11} {r.seconds:>7.1f} s  {r.counts}"
                   + (f"  ERROR {r.error}" if r.error else ""))
+        print("  database time by command:\n" + database_time.report())
         after = {c: await db[c].count_documents({}) for c in SYNCED}
         print(f"stored after sync: {after}")
+        missing = {c: (after[c], n) for c, n in expected.items() if after[c] != n}
+        print("every PSA ticket and message synced" if not missing else f"MISSING (stored, in the PSA): {missing}")
         started = time.perf_counter()
         reports = await engine.sync_source(SLUG, source["_id"])
         print(f"incremental sync with nothing changed: {time.perf_counter() - started:.1f} s "

@@ -11,7 +11,7 @@ import pytest
 from vectis.search.fields import search_terms
 from vectis.simulators.kit import Fault
 from vectis.sync.engine import SourceBusy
-from vectis.vendors.base import TicketDraft
+from vectis.vendors.base import NoteDraft, TicketDraft
 
 VENDORS = ("halopsa", "atera", "datto_bcdr")
 COLLECTIONS = ("customers", "contacts", "tickets", "ticket_messages", "alerts", "assets",
@@ -92,6 +92,62 @@ async def test_a_ticket_created_at_the_vendor_appears_with_its_thread(env):
     assert stored["subject"] == "Created in Halo directly" and stored["customer_id"] == customer["_id"]
     created = await events(env, "synca", "ticket.created")
     assert [e["object"]["id"] for e in created] == [stored["_id"]]
+
+
+async def test_a_first_sync_stores_every_thread_with_its_count(env):
+    """Into an empty tenant (the first sync of a newly connected PSA): every ticket arrives with
+    its whole thread and a message_count that says so; a note added at the vendor later raises
+    the count by one."""
+    db = env.db("synca")
+    source = await env.source("synca", "psa")
+    vendor_tickets = await db["tickets"].find({"source_id": source["_id"]}, {"_id": 1}).to_list()
+    ids = [t["_id"] for t in vendor_tickets]
+    expected = await db["ticket_messages"].count_documents({"ticket_id": {"$in": ids}})
+    await db["ticket_messages"].delete_many({"ticket_id": {"$in": ids}})
+    await db["tickets"].delete_many({"_id": {"$in": ids}})
+
+    report = await env.sync("synca", "psa")
+    assert report["tickets"].counts["created"] == len(ids) > 0
+    tickets = await db["tickets"].find({"source_id": source["_id"]}).to_list()
+    stored = {t["_id"]: await db["ticket_messages"].count_documents({"ticket_id": t["_id"]})
+              for t in tickets}
+    assert sum(stored.values()) == expected
+    assert {t["_id"]: t["message_count"] for t in tickets} == stored
+
+    ticket = next(t for t in tickets if t["status"] != "closed")
+    external = next(r["external_id"] for r in ticket["refs"] if r["source_id"] == source["_id"])
+    _, connector = await env.connections.connector("synca", source["_id"])
+    await connector.perform("add_note", NoteDraft(ticket_ref=external, body="Added in Halo.",
+                                                  internal=True))
+    await env.sync("synca", "psa")
+    after = await db["tickets"].find_one({"_id": ticket["_id"]})
+    assert after["message_count"] == stored[ticket["_id"]] + 1
+    assert await db["ticket_messages"].count_documents({"ticket_id": ticket["_id"]}) == after["message_count"]
+
+
+async def test_repeated_messages_held_without_vendor_ids_are_adopted_one_for_one(env):
+    """The same note twice ("Any update?"), each held here without the vendor's id (posted by
+    Vectis before the vendor answered with one): both are adopted, neither is stored twice."""
+    await env.sync("synca", "psa")
+    db = env.db("synca")
+    source = await env.source("synca", "psa")
+    ticket = await db["tickets"].find_one({"source_id": source["_id"], "status": {"$ne": "closed"}})
+    external = next(r["external_id"] for r in ticket["refs"] if r["source_id"] == source["_id"])
+    _, connector = await env.connections.connector("synca", source["_id"])
+    for _ in range(2):
+        await connector.perform("add_note", NoteDraft(ticket_ref=external, body="Any update?",
+                                                      internal=False))
+    await db["ticket_messages"].insert_many([
+        {"_id": f"msg_local{i}", "ticket_id": ticket["_id"], "body": "Any update?",
+         "is_internal": False, "author": {"kind": "user", "name": "Ada", "email": None},
+         "created_at": ticket["created_at"], "refs": []} for i in range(2)])
+    await db["tickets"].update_one({"_id": ticket["_id"]}, {"$inc": {"message_count": 2}})
+
+    await env.sync("synca", "psa")
+    copies = await db["ticket_messages"].find({"ticket_id": ticket["_id"], "body": "Any update?"}).to_list()
+    assert sorted(m["_id"] for m in copies) == ["msg_local0", "msg_local1"]
+    assert all(len(m["refs"]) == 1 for m in copies)
+    assert len({m["refs"][0]["external_id"] for m in copies}) == 2
 
 
 async def test_an_alert_gone_at_the_vendor_is_resolved_once(env):

@@ -95,7 +95,8 @@ async def test_note_visibility(sim, conn):
     internal = await conn.perform("add_note", NoteDraft("77", "Checked the logs", internal=True))
     public = await conn.perform("add_note", NoteDraft("77", "We are on it", internal=False))
     actions = {a["id"]: a for a in sim.actions[77]}
-    first, second = actions[int(internal.external_id)], actions[int(public.external_id)]
+    assert internal.external_id.startswith("77:") and public.external_id.startswith("77:")
+    first, second = (actions[int(r.external_id.rpartition(":")[2])] for r in (internal, public))
     assert (first["hiddenfromuser"], first["sendemail"], first["note"]) == (True, False, "Checked the logs")
     assert (second["hiddenfromuser"], second["sendemail"]) == (False, True)
     assert internal.created_at.tzinfo is not None and internal.extra["ticket_id"] == 77

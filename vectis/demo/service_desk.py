@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..vendors.halopsa_read import action_ref
 from . import vocabulary as words
 from .context import DAY, Generation
 
@@ -57,6 +58,10 @@ def _ticket(gen: Generation, customer_id: str, contacts: list[dict],
                  author=_author(role, requester, technician, source))
         for index, (role, offset) in enumerate(zip(roles, offsets, strict=True))]
     number, external_id = _ticket_number(gen, source, created_at)
+    if source is not None and source["vendor"] == "halopsa":
+        for message in thread:   # Halo numbers actions per ticket (vendors/halopsa_read.py)
+            for ref in message["refs"]:
+                ref["external_id"] = action_ref(external_id, ref["external_id"])
     closed_at = thread[-1]["created_at"] if status in ("resolved", "closed") else None
     ticket = {
         "_id": ticket_id, "uuid": gen.new_uuid(), "number": number, "customer_id": customer_id,

@@ -117,7 +117,7 @@ class Batch:
         contact = self._by_email.get(str(email or "").lower())
         return self.vendor_id(kind, contact["_id"]) if contact else None
 
-    def thread(self, kind: str) -> Iterator[tuple[dict, int, int | None]]:
+    def thread(self, kind: str, numeric: bool = True) -> Iterator[tuple[dict, int, Any]]:
         """(message, vendor ticket id, vendor message id or None) for the messages of seeded
         tickets, oldest first; messages of a ticket that was left out are skipped too."""
         tickets = self.ids.get("tickets", {})
@@ -126,7 +126,7 @@ class Batch:
             if tickets.get(message["ticket_id"]) is None:
                 self.counts[f"skipped_{kind}"] += 1
                 continue
-            for doc, vendor_id in self.vendor_ids(kind, [message]):
+            for doc, vendor_id in self.vendor_ids(kind, [message], numeric):
                 yield doc, tickets[message["ticket_id"]], vendor_id
 
     def seeded(self, kind: str, items: list) -> list:
@@ -373,7 +373,9 @@ def seed_halopsa(sim, batch: Batch) -> None:
             "dateoccurred": halo_time(doc["created_at"]), "lastactiondate": halo_time(doc["updated_at"]),
             "dateclosed": halo_time(doc.get("closed_at"))}))
     actions = []
-    for message, ticket_id, vendor_id in batch.thread("actions"):
+    for message, ticket_id, ref in batch.thread("actions", numeric=False):
+        # Our id of an action is "ticket:action" (vendors/halopsa_read.action_ref).
+        vendor_id = int(str(ref).rpartition(":")[2]) if ref is not None else None
         internal, author = bool(message.get("is_internal")), message.get("author") or {}
         outcome = "Private Note" if internal else "End-user Update" if author.get("kind") == "contact" else "Note"
         actions.append(with_id("id", vendor_id, {

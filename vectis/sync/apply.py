@@ -142,12 +142,20 @@ class PageWriter:
                     updates.append((doc["_id"], update))
                     run.counts.updated += 1
             existing[record.external_id] = doc
-        await sync.insert(run.slug, collection, inserts)
-        await sync.update(run.slug, collection, updates)
+        messages = None
         if run.entity == "tickets":
             threads = [(existing[r.external_id], r.children) for r in records
                        if r.children and not r.deleted and r.external_id in existing]
-            await self._messages(run, threads)
+            messages = await self._plan_messages(run, threads, {doc["_id"] for doc in inserts})
+        await sync.insert(run.slug, collection, inserts)
+        await sync.update(run.slug, collection, updates)
+        if messages is not None:
+            adopted, fresh, counts = messages
+            await sync.update(run.slug, "ticket_messages", adopted)
+            await sync.insert(run.slug, "ticket_messages", fresh)
+            # After the messages: a crash in between leaves a count too low, which the next run's
+            # count (held + added) corrects, never one that promises messages not stored.
+            await sync.update(run.slug, "tickets", counts)
 
     async def _linked(self, run: Run, collection: str, records: list[Record], link: str) -> dict[str, str]:
         """record external id -> Vectis id of the customer (or asset) it links to."""
@@ -289,29 +297,39 @@ class PageWriter:
                                                        "actor": run.source["vendor"]}}
         await self._storage.sync.update(run.slug, COLLECTION[run.entity], updates)
 
-    async def _messages(self, run: Run, threads: list[tuple[dict, list[Record]]]) -> None:
-        """New messages of a page of tickets, in a handful of round trips for the whole page."""
+    async def _plan_messages(self, run: Run, threads: list[tuple[dict, list[Record]]],
+                             new_tickets: set[str]) -> tuple[list, list, list]:
+        """The new messages of a page of tickets, read in a handful of round trips for the whole
+        page: (adopted: refs to add to messages we hold, fresh: messages to insert, counts:
+        message_count updates). A ticket about to be inserted gets its count in its own document
+        (one bulk update of 500 tickets costs more than inserting them on SecantusDB)."""
         sync = self._storage.sync
         known = await sync.by_refs(run.slug, "ticket_messages", run.source_id,
                                    [c.external_id for _, children in threads for c in children])
         threads = [(ticket, [c for c in children if c.external_id not in known and not c.deleted])
                    for ticket, children in threads]
         threads = [(ticket, children) for ticket, children in threads if children]
-        if not threads:
-            return
-        held = await sync.messages_of(run.slug, [ticket["_id"] for ticket, _ in threads])
+        held: dict[str, list[dict]] = {}
+        older = [ticket["_id"] for ticket, _ in threads if ticket["_id"] not in new_tickets]
+        for message in await sync.messages_of(run.slug, older) if older else []:
+            held.setdefault(message["ticket_id"], []).append(message)
         matched = {doc["_id"] for doc in known.values()}
         adopted, fresh, counts = [], [], []
         for ticket, children in threads:
-            mine = [m for m in held if m["ticket_id"] == ticket["_id"]]
+            mine = held.get(ticket["_id"], [])
             # A message we already hold under no (or another) id of this vendor — one Vectis
             # posted itself before the vendor gave it an id, or one from a vendor whose comments
             # have no stable id (Atera) — is the same text with the same visibility: adopt it,
             # never store the vendor's copy a second time.
-            local = {(m.get("body"), m.get("is_internal")): m for m in mine if m["_id"] not in matched}
+            # A thread may say the same thing twice ("Any update?"): one held message per copy.
+            local: dict[tuple, list[dict]] = {}
+            for m in mine:
+                if m["_id"] not in matched:
+                    local.setdefault((m.get("body"), m.get("is_internal")), []).append(m)
             added = 0
             for child in children:
-                same = local.pop((child.fields.get("body"), child.fields.get("is_internal", False)), None)
+                copies = local.get((child.fields.get("body"), child.fields.get("is_internal", False)))
+                same = copies.pop(0) if copies else None
                 if same is not None:
                     adopted.append((same["_id"], {"$push": {"refs": run.ref(child.external_id)}}))
                     continue
@@ -320,8 +338,8 @@ class PageWriter:
                               "body": "", "author": {"kind": "system", "name": run.source["vendor"],
                                                      "email": None},
                               "created_at": run.now, **child.fields, "refs": [run.ref(child.external_id)]})
-            if added:
+            if ticket["_id"] in new_tickets:
+                ticket["message_count"] = added
+            elif added:
                 counts.append((ticket["_id"], {"$set": {"message_count": len(mine) + added}}))
-        await sync.update(run.slug, "ticket_messages", adopted)
-        await sync.insert(run.slug, "ticket_messages", fresh)
-        await sync.update(run.slug, "tickets", counts)
+        return adopted, fresh, counts

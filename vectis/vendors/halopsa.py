@@ -23,7 +23,7 @@ from cachetools import TTLCache
 
 from .base import CloseDraft, Connector, NoteDraft, TicketDraft, VendorCall, VerbResult, vendor_time
 from .errors import NotConfigured, VendorError
-from .halopsa_read import HaloPSARead
+from .halopsa_read import HaloPSARead, action_ref
 from .http import VendorResponse
 
 PRIORITY_IDS = {"critical": 1, "high": 2, "medium": 3, "low": 4}
@@ -296,9 +296,9 @@ def _canonical(status: dict) -> str:
 
 
 def _note_result(action: dict, status: int) -> VerbResult:
-    # Halo numbers actions per ticket, so the ticket id travels with the action id.
-    return VerbResult(external_id=str(action["id"]), created_at=vendor_time(action.get("datetime")),
-                      vendor_status=status, extra={"ticket_id": action.get("ticket_id")})
+    return VerbResult(external_id=action_ref(action.get("ticket_id"), action["id"]),
+                      created_at=vendor_time(action.get("datetime")), vendor_status=status,
+                      extra={"ticket_id": action.get("ticket_id")})
 
 
 def _first(body: Any) -> dict | None:

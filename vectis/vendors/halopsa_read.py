@@ -182,6 +182,12 @@ async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]
     return [task.result() for task in tasks]
 
 
+def action_ref(ticket_id: Any, action_id: Any) -> str:
+    """Our id of a Halo action. Halo numbers actions per ticket (action 3 of ticket 120 and of
+    ticket 121 are two actions), so the action id alone would make two notes one."""
+    return f"{ticket_id}:{action_id}"
+
+
 def _message(action: dict, ticket: dict) -> Record:
     who = str(action.get("who") or "").strip()
     outcome = str(action.get("outcome") or "").strip().lower()
@@ -195,7 +201,7 @@ def _message(action: dict, ticket: dict) -> Record:
         kind = "system"
     else:
         kind = "user"
-    return Record(str(action["id"]), {
+    return Record(action_ref(ticket["id"], action["id"]), {
         "body": str(action.get("note") or ""), "is_internal": bool(action.get("hiddenfromuser")),
         "author": {"kind": kind, "name": who or None, "email": email},
         "created_at": vendor_time(action.get("datetime"))})
