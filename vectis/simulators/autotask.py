@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,6 +111,8 @@ class AutotaskSimulator(Simulator):
                                            "userName": username, "isActive": True}
         self.fields = default_fields()
         self.writes: list[dict] = []   # every accepted write, as received, for assertions
+        self._notes_index: dict[int, list[dict]] = {}
+        self._notes_index_size = -1
         super().__init__()
 
     # --- state ------------------------------------------------------------------------------
@@ -238,10 +240,27 @@ class AutotaskSimulator(Simulator):
         return web.json_response({"fields": self.fields.get(request.match_info["entity"], [])})
 
     def _select(self, request: web.Request, query: dict) -> list[dict]:
-        rows = self._store(request).values()
+        store = self._store(request)
+        rows: Iterable[dict] = store.values()
         if "id" in request.match_info and "entity" not in request.match_info:   # child notes
-            rows = [n for n in rows if n.get("ticketID") == int(request.match_info["id"])]
+            rows = self._notes_of([request.match_info["id"]])
+        elif store is self.notes:
+            tickets = _ticket_filter(query["filter"])
+            if tickets is not None:
+                rows = self._notes_of(tickets)
         return select(rows, query["filter"])
+
+    def _notes_of(self, ticket_ids: Iterable) -> list[dict]:
+        """The notes of some tickets, from an index by ticket rebuilt when notes come or go. Like
+        Autotask's own index: a scan of every note for each page of a sync made a 50,000-ticket
+        sync take hours (the filter still applies to what the index returns)."""
+        if self._notes_index_size != len(self.notes):
+            index: dict[int, list[dict]] = {}
+            for note in self.notes.values():
+                index.setdefault(_number(note.get("ticketID")), []).append(note)
+            self._notes_index, self._notes_index_size = index, len(self.notes)
+        return [note for ticket_id in dict.fromkeys(map(_number, ticket_ids)) if ticket_id is not None
+                for note in self._notes_index.get(ticket_id, [])]
 
     async def _query(self, request: web.Request) -> web.Response:
         try:
@@ -372,3 +391,19 @@ class AutotaskSimulator(Simulator):
 
 SIMULATOR = AutotaskSimulator
 
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ticket_filter(conditions: list) -> list | None:
+    """The ticket ids a top-level `ticketID` eq/in condition allows, or None (no such condition)."""
+    for condition in conditions:
+        if (isinstance(condition, dict) and str(condition.get("field", "")).lower() == "ticketid"
+                and condition.get("op") in ("eq", "in")):
+            value = condition.get("value")
+            return list(value) if condition["op"] == "in" and isinstance(value, list) else [value]
+    return None

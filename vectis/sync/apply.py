@@ -304,8 +304,12 @@ class PageWriter:
         message_count updates). A ticket about to be inserted gets its count in its own document
         (one bulk update of 500 tickets costs more than inserting them on SecantusDB)."""
         sync = self._storage.sync
+        # Only the threads of tickets stored before can have messages stored: messages are
+        # written after their ticket, and a ticket is never removed by sync. On a first sync this
+        # skips a lookup of every message id (2 s a page at 10,000 tickets on SecantusDB).
         known = await sync.by_refs(run.slug, "ticket_messages", run.source_id,
-                                   [c.external_id for _, children in threads for c in children])
+                                   [c.external_id for ticket, children in threads
+                                    if ticket["_id"] not in new_tickets for c in children])
         threads = [(ticket, [c for c in children if c.external_id not in known and not c.deleted])
                    for ticket, children in threads]
         threads = [(ticket, children) for ticket, children in threads if children]
