@@ -1,8 +1,10 @@
 """Throughput and latency of tools/call through the full Vectis stack, against the same query
-served by a bare Tornado handler, in the same run and on the same database.
+served by a bare Tornado handler and (with --sdk) by the official MCP Python SDK's own server, in
+the same run and on the same database.
 
     python bench/mcp_bench.py [--tool list_customers] [--arguments '{"limit": 20}'] [--customers 400]
                               [--concurrency 16] [--seconds 10] [--max-requests 20000] [--mongo-uri URI]
+                              [--sdk] [--rounds 1]
 
 Loopback only; every load phase is bounded in requests and time. Both servers run as separate
 processes, as in production; the load generator is this process (one core each on 2 cores is
@@ -105,6 +107,13 @@ async def load(url: str, headers: dict, body_for, concurrency: int, seconds: flo
             "p50_ms": q[49] * 1000, "p95_ms": q[94] * 1000, "p99_ms": q[98] * 1000}
 
 
+def ratios(vectis: dict, other: dict, name: str) -> dict:
+    """Vectis against another server: above 1 is better for throughput, below 1 for latency."""
+    return {f"throughput_ratio_vs_{name}": round(vectis["rps"] / other["rps"], 3),
+            f"p50_ratio_vs_{name}": round(vectis["p50_ms"] / other["p50_ms"], 3),
+            f"p99_ratio_vs_{name}": round(vectis["p99_ms"] / other["p99_ms"], 3)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tool", default="list_customers")
@@ -113,6 +122,10 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--max-requests", type=int, default=20_000)
+    parser.add_argument("--sdk", action="store_true",
+                        help="also measure the official MCP Python SDK's server (bench/sdk_server.py)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="measure each server this many times, interleaved; report the medians")
     parser.add_argument("--mongo-uri", default=os.environ.get("VECTIS_MONGO_URI", ""))
     args = parser.parse_args()
     arguments = json.loads(args.arguments)
@@ -136,8 +149,17 @@ def main() -> None:
         procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "bare_server.py"), "--mongo-uri", uri,
                                        "--db-prefix", prefix, "--tenant", SLUG, "--port", str(bare_port),
                                        "--tool", args.tool], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        sdk_port = 0
+        if args.sdk:
+            sdk_port = free_port()
+            procs.append(subprocess.Popen([sys.executable, str(ROOT / "bench" / "sdk_server.py"), "--mongo-uri", uri,
+                                           "--db-prefix", prefix, "--tenant", SLUG, "--port", str(sdk_port),
+                                           "--tool", args.tool, "--pepper", pepper],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
         wait_ready(f"http://127.0.0.1:{vectis_port}/readyz", procs[0])
         wait_ready(f"http://127.0.0.1:{bare_port}/tool", procs[1])
+        if sdk_port:
+            wait_ready(f"http://127.0.0.1:{sdk_port}/mcp", procs[2])
 
         mcp_headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json",
                        "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25",
@@ -150,17 +172,27 @@ def main() -> None:
         def bare_body(i):
             return json.dumps(arguments)
 
-        runs = {}
-        for name, url, headers, body in (
-                ("bare", f"http://127.0.0.1:{bare_port}/tool", {"Content-Type": "application/json"}, bare_body),
-                ("vectis", f"http://127.0.0.1:{vectis_port}/api/mcp", mcp_headers, mcp_body)):
+        targets = [("bare", f"http://127.0.0.1:{bare_port}/tool", {"Content-Type": "application/json"}, bare_body),
+                   ("vectis", f"http://127.0.0.1:{vectis_port}/api/mcp", mcp_headers, mcp_body)]
+        if sdk_port:
+            sdk_headers = {**mcp_headers, "Host": f"127.0.0.1:{sdk_port}"}
+            targets.append(("sdk", f"http://127.0.0.1:{sdk_port}/mcp", sdk_headers, mcp_body))
+        for _name, url, headers, body in targets:
             asyncio.run(load(url, headers, body, args.concurrency, 2.0, 500))  # warm-up
-            runs[name] = asyncio.run(load(url, headers, body, args.concurrency, args.seconds, args.max_requests))
+        # Rounds interleave the servers, so a slow spell of the machine falls on all of them.
+        rounds: dict[str, list[dict]] = {name: [] for name, *_ in targets}
+        for _ in range(args.rounds):
+            for name, url, headers, body in targets:
+                rounds[name].append(asyncio.run(load(url, headers, body, args.concurrency, args.seconds,
+                                                     args.max_requests)))
+        runs = {name: {m: statistics.median(r[m] for r in results) for m in results[0]}
+                for name, results in rounds.items()}
         report = {"tool": args.tool, "arguments": arguments, "customers": args.customers,
-                  "concurrency": args.concurrency, **{k: {m: round(v, 2) for m, v in r.items()} for k, r in runs.items()},
-                  "throughput_ratio": round(runs["vectis"]["rps"] / runs["bare"]["rps"], 3),
-                  "p50_ratio": round(runs["vectis"]["p50_ms"] / runs["bare"]["p50_ms"], 3),
-                  "p99_ratio": round(runs["vectis"]["p99_ms"] / runs["bare"]["p99_ms"], 3)}
+                  "concurrency": args.concurrency, "rounds": args.rounds,
+                  **{k: {m: round(v, 2) for m, v in r.items()} for k, r in runs.items()},
+                  **ratios(runs["vectis"], runs["bare"], "bare")}
+        if sdk_port:
+            report.update(ratios(runs["vectis"], runs["sdk"], "sdk"))
         print(json.dumps(report, indent=2))
     finally:
         for proc in procs:
