@@ -55,6 +55,7 @@ async def test_sync_now_and_status_from_the_command_line(make_sync_env, live_ser
     cli_env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
                         VECTIS_DATA_DIR=str(tmp_path / "data"))
     psa = await env.source("clisync", "psa")
+    await env.db("clisync")["sources"].update_one({"_id": psa["_id"]}, {"$set": {"last_sync_at": None}})
     assert await env.storage.sync.acquire("clisync", psa["_id"], "a-server", timedelta(minutes=5))
     # In a thread: the simulators answer from this test's event loop, which must keep running.
     busy = await asyncio.to_thread(run_cli, "admin", "sync-now", "clisync", "--source", psa["_id"],
@@ -71,14 +72,14 @@ async def test_sync_now_and_status_from_the_command_line(make_sync_env, live_ser
     row = next(r for r in status if r["id"] == psa["_id"])
     assert row["entities"]["tickets"]["mode"] == "incremental"
     assert row["entities"]["tickets"]["last_success_at"]
+    # A manual run of the whole source is its last sync, as a scheduled one is.
+    assert row["last_sync_at"] and row["last_error"] is None
 
     # get_customer shows the source's sync state.
     from vectis.scopes import ALL_SCOPES
 
     from ..conftest import issue_token
     from ..support.rpc import structured
-    await env.storage.sync.record_run("clisync", psa["_id"], finished_at=datetime.now(UTC),
-                                      error=None, next_run_at=datetime.now(UTC), failures=0)
     customer = await env.db("clisync")["customers"].find_one({"primary_psa_source_id": psa["_id"]})
     admin = await env.db("clisync")["users"].find_one({"role": "admin"})
     token = await issue_token(env.storage, live_server.config, "clisync", admin["email"], ALL_SCOPES)

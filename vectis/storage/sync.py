@@ -94,14 +94,18 @@ class SyncRepository:
         await self._coll(slug, "sources").update_one(
             {"_id": source_id}, {"$set": {f"sync.{entity}": state}})
 
-    async def record_run(self, slug: str, source_id: str, *, finished_at: datetime,
-                         error: str | None, next_run_at: datetime, failures: int) -> None:
-        changes: dict = {"last_sync_error": error, "sync_next_run_at": next_run_at,
-                         "sync_failures": failures}
+    async def record_outcome(self, slug: str, source_id: str, *, finished_at: datetime,
+                             error: str | None) -> None:
+        """The end of a run of every entity of a source, whoever ran it (scheduler or admin)."""
+        changes: dict = {"last_sync_error": error}
         if error is None:
             changes["last_sync_at"] = finished_at
             changes["status"] = "connected"
         await self._coll(slug, "sources").update_one({"_id": source_id}, {"$set": changes})
+
+    async def schedule(self, slug: str, source_id: str, *, next_run_at: datetime, failures: int) -> None:
+        await self._coll(slug, "sources").update_one(
+            {"_id": source_id}, {"$set": {"sync_next_run_at": next_run_at, "sync_failures": failures}})
 
     # --- events ---------------------------------------------------------------------------------
     async def add_events(self, slug: str, events: list[dict]) -> int:

@@ -52,20 +52,30 @@ class SyncEngine:
         if not await self._storage.sync.acquire(slug, source_id, owner, self._lease):
             raise SourceBusy(f"{source_id} is being synced by another run")
         try:
-            try:
-                source, connector = await self._connections.connector(slug, source_id)
-            except NotConfigured as exc:
-                return [EntityReport("*", "-", False, {}, str(exc), 0.0)]
-            offered = getattr(connector, "SYNC_ENTITIES", {})
-            reports = []
-            for entity in ORDER:
-                if entity in offered and (entities is None or entity in entities):
-                    reports.append(await self._entity(slug, source, connector, entity,
-                                                      offered[entity], owner))
-                    await self._storage.sync.renew(slug, source_id, owner, self._lease)
+            reports = await self._entities(slug, source_id, entities, owner)
+            if entities is None:
+                # A run of some entities only says nothing about the source as a whole; their own
+                # states record it.
+                errors = "; ".join(r.error for r in reports if r.error)[:500]
+                await self._storage.sync.record_outcome(slug, source_id, finished_at=datetime.now(UTC),
+                                                        error=errors or None)
             return reports
         finally:
             await self._storage.sync.release(slug, source_id, owner)
+
+    async def _entities(self, slug: str, source_id: str, entities: tuple[str, ...] | None,
+                        owner: str) -> list[EntityReport]:
+        try:
+            source, connector = await self._connections.connector(slug, source_id)
+        except NotConfigured as exc:
+            return [EntityReport("*", "-", False, {}, str(exc), 0.0)]
+        offered = getattr(connector, "SYNC_ENTITIES", {})
+        reports = []
+        for entity in ORDER:
+            if entity in offered and (entities is None or entity in entities):
+                reports.append(await self._entity(slug, source, connector, entity, offered[entity], owner))
+                await self._storage.sync.renew(slug, source_id, owner, self._lease)
+        return reports
 
     async def _entity(self, slug, source, connector, entity, mode, owner) -> EntityReport:
         state = (source.get("sync") or {}).get(entity) or {}

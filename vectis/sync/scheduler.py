@@ -81,23 +81,26 @@ class SyncScheduler:
 
     async def _run(self, slug: str, source: dict) -> None:
         async with self._slots:
+            failed = False
             try:
                 reports = await self._engine.sync_source(slug, source["_id"])
+                failed = any(r.error for r in reports)
             except SourceBusy:
                 return
             except Exception:
                 log.error("sync of %s/%s failed", slug, source["_id"], exc_info=True)
-                reports = None
-            errors = [r.error for r in reports or [] if r.error] if reports is not None else ["internal error"]
-            failures = (source.get("sync_failures") or 0) + 1 if errors else 0
-            now = datetime.now(UTC)
+                failed = True
+                try:
+                    await self._storage.sync.record_outcome(slug, source["_id"], finished_at=datetime.now(UTC),
+                                                            error="internal error")
+                except Exception:
+                    log.warning("could not record the failed sync of %s/%s", slug, source["_id"])
+            failures = (source.get("sync_failures") or 0) + 1 if failed else 0
             try:
-                await self._storage.sync.record_run(slug, source["_id"], finished_at=now,
-                                                    error="; ".join(errors)[:500] if errors else None,
-                                                    next_run_at=next_run(now, self._interval, failures),
-                                                    failures=failures)
+                await self._storage.sync.schedule(slug, source["_id"], failures=failures,
+                                                  next_run_at=next_run(datetime.now(UTC), self._interval, failures))
             except Exception:  # the database went away mid-run: the next tick finds it due again
-                log.warning("could not record the sync run of %s/%s", slug, source["_id"], exc_info=True)
+                log.warning("could not schedule the next sync of %s/%s", slug, source["_id"], exc_info=True)
 
 
 def _aware(value: datetime) -> datetime:
