@@ -9,6 +9,7 @@ Control endpoints (no authentication; simulators only ever listen on loopback):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import re
 from collections import Counter
@@ -29,7 +30,8 @@ class Fault:
     - status:      answer `status` (e.g. 429 with `retry_after`, 500, 503) without handling;
     - timeout:     hold the request for `seconds` (long enough for the client to give up);
     - drop:        close the connection without handling or answering;
-    - delay_after: handle it (the effect happens), then wait `seconds` before answering;
+    - delay_after: handle it (the effect happens), then wait `seconds` (or until `release()`)
+                   before answering;
     - drop_after:  handle it (the effect happens), then close the connection without answering.
     """
     kind: str
@@ -39,6 +41,15 @@ class Fault:
     status: int = 500
     retry_after: float | None = None
     seconds: float = 0.0
+    # Lets a test end a delay_after at the moment it chooses, instead of guessing a duration.
+    _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False, compare=False)
+
+    def release(self) -> None:
+        self._released.set()
+
+    async def hold(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._released.wait(), self.seconds)
 
     def matches(self, request: web.Request) -> bool:
         if request.path.startswith("/_sim/"):
@@ -49,7 +60,8 @@ class Fault:
 
     @classmethod
     def parse(cls, data: dict) -> Fault:
-        fault = cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        fields = cls.__dataclass_fields__
+        fault = cls(**{k: v for k, v in data.items() if k in fields and fields[k].init})
         if fault.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {fault.kind!r}")
         return fault
@@ -149,7 +161,7 @@ class Simulator:
         self.calls[f"{request.method} {template}"] += 1
         response = await handler(request)
         if fault is not None and fault.kind == "delay_after":
-            await asyncio.sleep(fault.seconds)
+            await fault.hold()
         if fault is not None and fault.kind == "drop_after":
             _drop(request)
             raise asyncio.CancelledError()
