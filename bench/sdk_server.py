@@ -11,31 +11,19 @@ Schema, and the same result mapping. No Host routing, rate limit or audit.
 """
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
 
 import mcp_types as types
 import uvicorn
+from bench_tool import BenchTool, arguments, open_tool
 from cachetools import TTLCache
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.lowlevel import Server
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from vectis.auth.principal import Principal  # noqa: E402
-from vectis.credentials.pats import hash_token  # noqa: E402
-from vectis.mcp.toolcall import jsonable  # noqa: E402
-from vectis.scopes import ALL_SCOPES  # noqa: E402
-from vectis.storage import Storage, make_client  # noqa: E402
-from vectis.tenancy import Tenant  # noqa: E402
-from vectis.tools.catalog import build_registry  # noqa: E402
-from vectis.tools.pagination import CursorCodec  # noqa: E402
-from vectis.tools.registry import ToolContext  # noqa: E402
+from vectis.credentials.pats import hash_token
+from vectis.mcp.toolcall import success_result
+from vectis.storage import Storage
 
 
 class PatVerifier:
@@ -56,9 +44,8 @@ class PatVerifier:
         return AccessToken(token=token, client_id=self.known[token_hash], scopes=[])
 
 
-def build_server(storage: Storage, tenant: Tenant, principal: Principal, tool: str) -> Server:
-    spec = build_registry().get(tool)
-    cursors = CursorCodec("bench" * 8)
+def build_server(tool: BenchTool) -> Server:
+    spec = tool.spec
 
     async def list_tools(ctx, params):
         return types.ListToolsResult(tools=[types.Tool(name=spec.name, description=spec.description,
@@ -69,39 +56,23 @@ def build_server(storage: Storage, tenant: Tenant, principal: Principal, tool: s
             return types.CallToolResult(content=[types.TextContent(text=f"unknown tool {params.name}")],
                                         is_error=True)
         arguments = params.arguments or {}
-        problems = [e.message for e in spec._validator.iter_errors(arguments)]
+        problems = spec.argument_errors(arguments)
         if problems:
             return types.CallToolResult(content=[types.TextContent(text="; ".join(problems))], is_error=True)
-        tool_ctx = ToolContext(tenant=tenant, principal=principal, storage=storage, cursors=cursors,
-                               now=datetime.now(UTC), tool=spec.name)
-        structured = jsonable(await spec.handler(tool_ctx, arguments))
-        text = json.dumps(structured, ensure_ascii=False, separators=(",", ":"))
-        return types.CallToolResult(content=[types.TextContent(text=text)], structured_content=structured)
+        return types.CallToolResult.model_validate(success_result(await tool.run(arguments)))
 
     return Server("vectis-bench-sdk", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--mongo-uri", required=True)
-    parser.add_argument("--db-prefix", required=True)
-    parser.add_argument("--tenant", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--tool", required=True)
-    parser.add_argument("--pepper", required=True)
-    args = parser.parse_args()
-    storage = Storage(make_client(args.mongo_uri), args.db_prefix)
-    tenant = Tenant(slug=args.tenant, name=args.tenant, origin="http://sdk", mcp_resource="http://sdk/mcp")
-    user = (await storage.users.list(args.tenant))[0]
-    principal = Principal(tenant=args.tenant, kind="pat", credential_id="bench", user_id=user["_id"],
-                          email=user["email"], name=user["name"], role=user["role"], scopes=frozenset(ALL_SCOPES))
-    server = build_server(storage, tenant, principal, args.tool)
+    args = arguments("--pepper")
+    tool = await open_tool(args, origin="http://sdk")
     url = f"http://127.0.0.1:{args.port}"
-    app = server.streamable_http_app(
+    app = build_server(tool).streamable_http_app(
         streamable_http_path="/mcp", json_response=True, stateless_http=True, host="127.0.0.1",
         # A PAT belongs to one tenant and has no audience to check.
         auth=AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp", validate_token_resource=False),
-        token_verifier=PatVerifier(storage, args.tenant, args.pepper))
+        token_verifier=PatVerifier(tool.storage, args.tenant, args.pepper))
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
     await uvicorn.Server(config).serve()
 

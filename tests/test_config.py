@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from vectis.config import SETTINGS, ConfigError, load_config, redact_uri, with_secrets
+from vectis.config import ConfigError, load_config, redact_uri, with_secrets
+from vectis.settings import SETTINGS
 
 from .support.processes import ROOT, clean_env, run_cli
 

@@ -91,7 +91,7 @@ def test_unit_promises_match_the_server():
                  "LoadCredential=token_pepper:", "--data-dir %S/vectis"):
         assert line in text, line
     grace = re.search(r"^TimeoutStopSec=(\d+)s$", text, re.M)
-    from vectis.config import SETTINGS
+    from vectis.settings import SETTINGS
     default_grace = next(s.default for s in SETTINGS if s.name == "shutdown_grace_seconds")
     assert grace and int(grace.group(1)) >= default_grace + 20
 

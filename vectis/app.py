@@ -10,7 +10,7 @@ import tornado.web
 
 from .audit import AuditLog
 from .auth.bearer import BearerAuthenticator
-from .config import Config, decode_key, split_list
+from .config import Config, decode_key
 from .mcp import endpoint as mcp_endpoint
 from .mcp.dispatch import Dispatcher
 from .mcp.toolcall import ToolCaller
@@ -20,6 +20,7 @@ from .oauth.cimd import ClientMetadataFetcher
 from .oauth.keys import SigningKeys
 from .ratelimit import RateLimiter
 from .rules.worker import RuleWorker
+from .settings import split_list
 from .storage import Storage
 from .sync.engine import SyncEngine
 from .sync.scheduler import SyncScheduler

@@ -11,7 +11,8 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
-from .config import SETTINGS, Config, ConfigError
+from .config import Config, ConfigError
+from .settings import SETTINGS
 
 log = logging.getLogger("vectis.reload")
 SECRET = frozenset(s.name for s in SETTINGS if s.secret)   # named in the log, never shown

@@ -18,8 +18,8 @@ import tornado.web
 
 from .. import jsonbody
 from ..auth.bearer import InvalidCredential, NoCredential
-from ..config import split_list
 from ..scopes import READ_SCOPES
+from ..settings import split_list
 from ..storage.unavailable import is_unavailable
 from ..web.base import TenantHandler, json_bytes
 from .dispatch import RequestContext

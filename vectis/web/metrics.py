@@ -11,8 +11,8 @@ import hmac
 import ipaddress
 import logging
 
-from ..config import split_list
 from ..metrics import CONTENT_TYPE
+from ..settings import split_list
 from .base import HostlessHandler
 
 log = logging.getLogger("vectis.metrics")
