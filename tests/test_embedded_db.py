@@ -2,11 +2,13 @@
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
 
-from vectis.embedded_db import STATE_FILE, pid_alive
+from vectis.embedded_db import STATE_FILE, EmbeddedDatabase, pid_alive
 
 from .support.processes import ServerProcess, run_cli
 
@@ -17,7 +19,8 @@ def _db_pid(data) -> int:
     return json.loads((data / STATE_FILE).read_text())["db_pid"]
 
 
-def _wait_gone(pid: int, timeout: float = 20) -> bool:
+def _wait_gone(pid: int, timeout: float = 60) -> bool:
+    # Generous: after the kernel's SIGTERM the database checkpoints, which a slow disk stretches.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
@@ -81,3 +84,63 @@ def test_port_in_use_is_a_clear_error_and_leaves_no_database_running(tmp_path):
     assert f"cannot listen on 127.0.0.1:{port}" in str(err.value)
     assert "Traceback" not in str(err.value)
     assert not (tmp_path / "data" / STATE_FILE).exists()
+
+
+def test_restart_straight_after_a_kill_waits_for_the_old_database(tmp_path):
+    """The kernel stops the orphaned database, but its clean shutdown takes a moment: a server
+    started at once must wait for it, never open the same files beside it."""
+    data = tmp_path / "data"
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    assert run_cli("admin", "--data-dir", str(data), "create-tenant", "acme", "--name", "Acme").returncode == 0
+    old_db = _db_pid(data)
+    os.kill(server.proc.pid, signal.SIGKILL)
+    server.proc.wait(10)
+    server = ServerProcess("--data-dir", str(data), "--no-demo").start()
+    try:
+        assert not pid_alive(old_db)
+        assert _db_pid(data) != old_db
+        listed = run_cli("admin", "--data-dir", str(data), "list-tenants", "--json")
+        assert [t["slug"] for t in json.loads(listed.stdout)] == ["acme"]
+    finally:
+        assert server.stop() == 0
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def _write_state(data, db_pid: int) -> None:
+    data.mkdir(parents=True, exist_ok=True)
+    (data / STATE_FILE).write_text(json.dumps({"db_pid": db_pid, "port": 1, "owner_pid": _dead_pid()}))
+
+
+def test_start_waits_for_a_dead_servers_database_to_finish(tmp_path):
+    """An orphan still closing its files (no longer answering) is waited for, not raced."""
+    data = tmp_path / "data"
+    # Stands in for the orphan: its argv names SecantusDB and this storage, and it exits by itself.
+    orphan = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(2)",
+                               "secantus", str(data / "db")])
+    _write_state(data, orphan.pid)
+    db = EmbeddedDatabase(data)
+    try:
+        db.start()
+        assert orphan.poll() == 0, "the new database started before the old one had finished"
+    finally:
+        db.stop()
+        orphan.kill()
+
+
+def test_a_stale_state_file_never_touches_the_process_that_reused_the_pid(tmp_path):
+    data = tmp_path / "data"
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    _write_state(data, bystander.pid)
+    db = EmbeddedDatabase(data)
+    try:
+        db.start()
+        assert bystander.poll() is None
+    finally:
+        db.stop()
+        bystander.kill()
+        bystander.wait()

@@ -8,7 +8,8 @@ Lifecycle guarantees:
 - it runs in its own session, so a Ctrl-C aimed at the server does not kill it before the server
   has drained (the server stops it last);
 - a state file in the data directory names the running instance, so the admin CLI can use the
-  database of a running server, and a second server on the same data directory is refused.
+  database of a running server, and a second server on the same data directory is refused;
+- a start after a server died waits for that server's database to finish shutting down.
 """
 from __future__ import annotations
 
@@ -77,12 +78,27 @@ def _answers(uri: str, timeout_ms: int = 500) -> bool:
         client.close()
 
 
+def _read_state(data_dir: Path) -> dict | None:
+    try:
+        return json.loads((data_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _runs_storage(pid: int, storage_path: Path) -> bool:
+    """Whether pid is a live SecantusDB serving storage_path (not a reused pid)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            argv = fh.read().decode(errors="replace").split("\0")
+    except (OSError, ValueError):
+        return False
+    return "secantus" in argv and str(storage_path) in argv and _not_zombie(pid)
+
+
 def running_instance(data_dir: Path) -> dict | None:
     """The live embedded database of a server using data_dir, if there is one."""
-    path = data_dir / STATE_FILE
-    try:
-        state = json.loads(path.read_text())
-    except (OSError, ValueError):
+    state = _read_state(data_dir)
+    if state is None:
         return None
     if not (pid_alive(state.get("db_pid", -1)) and _answers(uri_for_port(state["port"]))):
         return None
@@ -92,8 +108,8 @@ def running_instance(data_dir: Path) -> dict | None:
 
 class EmbeddedDatabase:
     def __init__(self, data_dir: Path, cache_size: str = "256M"):
-        self.data_dir = data_dir
-        self.storage_path = data_dir / "db"
+        self.data_dir = data_dir.resolve()  # absolute: the orphan check matches the child's argv
+        self.storage_path = self.data_dir / "db"
         self.cache_size = cache_size
         self.process: subprocess.Popen | None = None
         self.port: int | None = None
@@ -106,16 +122,7 @@ class EmbeddedDatabase:
 
     def start(self, timeout: float = 60.0, port: int | None = None) -> str:
         """Start the database; `port` pins it (a restart where clients already hold the URI)."""
-        existing = running_instance(self.data_dir)
-        if existing is not None:
-            if pid_alive(existing.get("owner_pid", -1)):
-                raise EmbeddedDatabaseError(
-                    f"another Vectis process (pid {existing['owner_pid']}) already runs the embedded "
-                    f"database of {self.data_dir}; stop it, use another --data-dir, or connect to "
-                    f"it with --mongo-uri '{existing['uri']}'"
-                )
-            # Its server is gone (the kernel should have stopped it): take the files back.
-            _terminate(existing["db_pid"], timeout=15)
+        self._take_over_from_a_dead_server()
         self.storage_path.mkdir(parents=True, exist_ok=True)
         self.port = port or _free_loopback_port()
         log = open(self.data_dir / "embedded-db.log", "ab")
@@ -135,6 +142,31 @@ class EmbeddedDatabase:
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.data_dir / STATE_FILE)
         return self.uri
+
+    def _take_over_from_a_dead_server(self, timeout: float = 60.0) -> None:
+        """Refuse if a live server runs this data directory's database; wait out the database
+        of one that died. The kernel has sent that orphan SIGTERM, and its clean shutdown (a
+        checkpoint) can take a while on a slow disk: starting beside it would race it for the
+        files, so it gets `timeout` seconds to finish before it is killed (the journal makes a
+        kill safe, only slower to recover)."""
+        state = _read_state(self.data_dir)
+        if state is None:
+            return
+        db_pid = state.get("db_pid", -1)
+        if not _runs_storage(db_pid, self.storage_path):
+            return  # a stale file, perhaps from before a reboot: that pid is someone else now
+        uri = uri_for_port(state.get("port", 0))
+        if pid_alive(state.get("owner_pid", -1)):
+            raise EmbeddedDatabaseError(
+                f"another Vectis process (pid {state['owner_pid']}) already runs the embedded "
+                f"database of {self.data_dir}; stop it, use another --data-dir, or connect to "
+                f"it with --mongo-uri '{uri}'"
+            )
+        if _answers(uri):
+            # Still serving, so not shutting down (no parent-death signal reached it).
+            _terminate(db_pid, timeout)
+        else:
+            _wait_then_kill(db_pid, timeout)
 
     def _wait_until_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -167,6 +199,20 @@ class EmbeddedDatabase:
                 (self.data_dir / STATE_FILE).unlink()
         except (OSError, ValueError):
             pass
+
+
+def _wait_then_kill(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    while pid_alive(pid) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
 
 
 def _terminate(pid: int, timeout: float, process: subprocess.Popen | None = None) -> None:
