@@ -53,7 +53,8 @@ def test_no_orphan_when_the_server_is_killed(tmp_path):
     db_pid = _db_pid(data)
     os.kill(server.proc.pid, signal.SIGKILL)
     server.proc.wait(10)
-    assert _wait_gone(db_pid), "embedded database outlived its server"
+    assert _wait_gone(db_pid), ("embedded database outlived its server; its log:\n"
+                                + (data / "embedded-db.log").read_text(errors="replace")[-3000:])
     # The next start takes the data directory back without manual clean-up.
     server = ServerProcess("--data-dir", str(data), "--no-demo").start()
     assert server.stop() == 0
