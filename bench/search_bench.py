@@ -8,24 +8,20 @@ Loopback only, bounded in size and time; it drops the databases it created.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import secrets
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from pymongo.uri_parser import parse_uri
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from vectis.embedded_db import EmbeddedDatabase  # noqa: E402
+from bench_db import add_database_option, run_with_database  # noqa: E402
+
 from vectis.search import DEFAULT_THRESHOLD, min_shared, probe_trigrams, score, searchable_texts, trigrams  # noqa: E402
 from vectis.storage import Storage, make_client  # noqa: E402
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SLUG = "bench"
 
 SUBJECTS = (
@@ -179,7 +175,7 @@ async def run(uri: str, tickets_count: int, searches: int, baseline: int, seed: 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mongo-uri", help="a loopback MongoDB URI; default: start the embedded database")
+    add_database_option(parser)
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--searches", type=int, default=200)
     parser.add_argument("--baseline", type=int, default=14,
@@ -191,19 +187,7 @@ def main() -> None:
         parser.error("--tickets must be 1-200000, --searches 1-2000, --baseline 0-200")
     deadline = time.monotonic() + args.max_seconds
 
-    if args.mongo_uri:
-        hosts = {host for host, _ in parse_uri(args.mongo_uri)["nodelist"]}
-        if not hosts <= LOOPBACK:
-            parser.error(f"loopback hosts only, not {', '.join(sorted(hosts - LOOPBACK))}")
-        asyncio.run(run(args.mongo_uri, args.tickets, args.searches, args.baseline, args.seed, deadline))
-        return
-    with tempfile.TemporaryDirectory(prefix="vectis-search-bench-") as tmp:
-        database = EmbeddedDatabase(Path(tmp), cache_size="512M")
-        uri = database.start()
-        try:
-            asyncio.run(run(uri, args.tickets, args.searches, args.baseline, args.seed, deadline))
-        finally:
-            database.stop()
+    run_with_database(parser, args.mongo_uri, lambda uri: run(uri, args.tickets, args.searches, args.baseline, args.seed, deadline), cache_size="512M")
 
 
 if __name__ == "__main__":

@@ -12,30 +12,27 @@ lives in this process) and the sync's own peak as measured by tracemalloc.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import resource
 import secrets
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pymongo import monitoring
-from pymongo.uri_parser import parse_uri
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_db import add_database_option, run_with_database  # noqa: E402
+
 from vectis.demo.seed import seed_tenant  # noqa: E402
-from vectis.embedded_db import EmbeddedDatabase  # noqa: E402
 from vectis.simulators.fleet import SimulatorFleet  # noqa: E402
 from vectis.storage import Storage, make_client  # noqa: E402
 from vectis.sync.engine import SyncEngine  # noqa: E402
 from vectis.vendors.connections import Connections  # noqa: E402
 from vectis.vendors.http import VendorHttp  # noqa: E402
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 SLUG = "syncbench"
 SYNCED = ("customers", "contacts", "tickets", "ticket_messages", "contracts", "invoices")
 
@@ -137,24 +134,12 @@ async def run(uri: str, tickets: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mongo-uri", help="a loopback MongoDB URI; default: start the embedded database")
+    add_database_option(parser)
     parser.add_argument("--tickets", type=int, default=50_000)
     args = parser.parse_args()
     if not 100 <= args.tickets <= 200_000:
         parser.error("--tickets must be 100-200000")
-    if args.mongo_uri:
-        hosts = {host for host, _ in parse_uri(args.mongo_uri)["nodelist"]}
-        if not hosts <= LOOPBACK:
-            parser.error(f"loopback hosts only, not {', '.join(sorted(hosts - LOOPBACK))}")
-        asyncio.run(run(args.mongo_uri, args.tickets))
-        return
-    with tempfile.TemporaryDirectory(prefix="vectis-sync-bench-") as tmp:
-        database = EmbeddedDatabase(Path(tmp), cache_size="1G")
-        uri = database.start()
-        try:
-            asyncio.run(run(uri, args.tickets))
-        finally:
-            database.stop()
+    run_with_database(parser, args.mongo_uri, lambda uri: run(uri, args.tickets), cache_size="1G")
 
 
 if __name__ == "__main__":

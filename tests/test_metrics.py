@@ -105,6 +105,40 @@ async def test_sync_lag_and_rule_backlog_come_from_the_database(acme, http):
     assert value(parsed, "vectis_rule_dead_letters", tenant="acme") == 1
 
 
+async def test_every_tenants_sources_keep_their_own_tenant_label(acme, http):
+    """Tenants are read concurrently: each source and backlog must still land under its tenant."""
+    storage = acme.server.storage
+    slugs = [f"t{i:02d}" for i in range(20)]
+    for i, slug in enumerate(slugs):
+        await storage.tenants.create(slug, f"Tenant {i}")
+        db = storage.db.tenant(slug)
+        await db["sources"].insert_one({"_id": f"src_{slug}", "kind": "psa", "vendor": "halopsa",
+                                        "status": "connected", "sync_failures": i})
+        for n in range(i):
+            await db["rule_executions"].insert_one({"_id": f"rex_{n}", "status": "queued"})
+    parsed = samples((await scrape(http, acme.server))[1])
+    for i, slug in enumerate(slugs):
+        labels = {"tenant": slug, "source": f"src_{slug}", "vendor": "halopsa"}
+        assert value(parsed, "vectis_sync_consecutive_failures", **labels) == i
+        assert value(parsed, "vectis_rule_queue_depth", tenant=slug) == i
+    assert [k for k in parsed if k[0] == "vectis_sync_consecutive_failures"
+            and dict(k[1])["source"] != f"src_{dict(k[1])['tenant']}"] == []
+
+
+async def test_a_snapshot_past_its_bound_is_not_a_database_outage(acme, http, monkeypatch):
+    await acme.server.storage.db.tenant(acme.slug)["sources"].insert_one(
+        {"_id": "src_psa", "kind": "psa", "vendor": "halopsa", "status": "connected"})
+    monkeypatch.setattr(metrics_module, "SNAPSHOT_TIMEOUT_SECONDS", 0.0)   # no read can finish
+    parsed = samples((await scrape(http, acme.server))[1])
+    assert value(parsed, "vectis_database_up") == 1
+    assert value(parsed, "vectis_metrics_snapshot_duration_seconds") is not None
+    assert [k for k in parsed if k[0].startswith("vectis_sync_")] == []   # left out, not stale
+    monkeypatch.setattr(metrics_module, "SNAPSHOT_TIMEOUT_SECONDS", 5.0)
+    parsed = samples((await scrape(http, acme.server))[1])
+    assert value(parsed, "vectis_sync_consecutive_failures", tenant="acme", source="src_psa",
+                 vendor="halopsa") == 0
+
+
 async def test_the_snapshot_is_shared_between_scrapes(acme, http, monkeypatch):
     """A tight scrape interval (or several scrapers) reads the database once per period."""
     monkeypatch.setattr(metrics_module, "SNAPSHOT_SECONDS", 3600.0)
