@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from vectis.config import decode_key
 from vectis.simulators.kit import Fault
-from vectis.sync.scheduler import SyncScheduler
+from vectis.sync.scheduler import MAX_BACKOFF, SyncScheduler, next_run
 
 from ..support.processes import clean_env, run_cli
 
@@ -24,7 +24,7 @@ async def test_due_sources_run_and_failures_back_off(make_sync_env):
     env = await make_sync_env({"sched": VENDORS})
     scheduler = SyncScheduler(env.storage, env.engine, interval=60, concurrency=2)
     (await env.sim("sched", "rmm")).faults.add(Fault(kind="status", status=503, method="GET",
-                                                     path=r"/alerts$", count=None))
+                                                     path=r".", count=None))   # the RMM is down
     started = await scheduler.tick()
     assert len(started) == 3                            # psa, rmm and backup are all due
     assert await scheduler.tick() == []                 # still running or not due: nothing new
@@ -45,6 +45,28 @@ async def test_due_sources_run_and_failures_back_off(make_sync_env):
     assert rmm["sync_failures"] == 2
     assert aware(rmm["sync_next_run_at"]) - datetime.now(UTC) > timedelta(seconds=100)
     await scheduler.stop()
+
+
+async def test_one_failing_entity_does_not_slow_the_rest_of_the_source(make_sync_env):
+    env = await make_sync_env({"part": VENDORS})
+    scheduler = SyncScheduler(env.storage, env.engine, interval=60, concurrency=2)
+    # Say the API key may read devices but not alerts: a 403 on every run, not an outage.
+    (await env.sim("part", "rmm")).faults.add(Fault(kind="status", status=403, method="GET",
+                                                    path=r"/alerts$", count=None))
+    for task in await scheduler.tick():
+        await task
+    rmm = await env.source("part", "rmm")
+    assert "HTTP 403" in rmm["last_sync_error"] and rmm["sync_failures"] == 0
+    assert timedelta(seconds=50) < aware(rmm["sync_next_run_at"]) - datetime.now(UTC) < timedelta(seconds=70)
+    assert rmm["sync"]["assets"]["last_error"] is None
+    await scheduler.stop()
+
+
+def test_backoff_stays_capped_however_long_a_source_fails():
+    now = datetime.now(UTC)
+    for failures in (1, 7, 40, 10_000):
+        delay = next_run(now, 300.0, failures) - now
+        assert timedelta(seconds=270) <= delay <= MAX_BACKOFF * 1.1
 
 
 async def test_sync_now_and_status_from_the_command_line(make_sync_env, live_server, mongo_uri,

@@ -2,8 +2,9 @@
 
 Every TICK it looks for connected sources that are due (`sync_next_run_at` in the source
 document, so every process of a deployment agrees) and runs them, at most `concurrency` at once.
-A run that fails is retried with exponential backoff (capped); a successful one is scheduled one
-interval later, with jitter so that sources (and tenants) do not all sync in the same second.
+A run in which every entity fails is retried with exponential backoff (capped); any other run is
+scheduled one interval later, with jitter so that sources (and tenants) do not all sync in the
+same second.
 The per-source lease in the database means two processes never run the same source at once.
 """
 from __future__ import annotations
@@ -24,7 +25,10 @@ JITTER = 0.1
 
 def next_run(now: datetime, interval: float, failures: int) -> datetime:
     if failures:
-        delay = min(timedelta(seconds=interval * 2 ** (failures - 1)), MAX_BACKOFF)
+        # The exponent is capped before the delay is built: a source failing for days would
+        # otherwise overflow timedelta, and every tick would retry it at once.
+        doubling = min(failures - 1, 32)
+        delay = min(timedelta(seconds=interval * 2 ** doubling), MAX_BACKOFF)
     else:
         delay = timedelta(seconds=interval)
     return now + delay * (1 + random.uniform(-JITTER, JITTER))
@@ -84,7 +88,9 @@ class SyncScheduler:
             failed = False
             try:
                 reports = await self._engine.sync_source(slug, source["_id"])
-                failed = any(r.error for r in reports)
+                # Backing off is for a source that is down or refuses us: one entity that keeps
+                # failing (say, invoices without the finance permission) must not slow the others.
+                failed = bool(reports) and all(r.error for r in reports)
             except SourceBusy:
                 return
             except Exception:
