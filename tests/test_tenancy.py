@@ -111,3 +111,19 @@ async def test_tenant_databases_are_separate(storage):
     await storage.bulk.insert_missing("acme", "customers", [{"_id": "cus_1", "name": "Only Acme"}])
     assert await storage.bulk.count("acme", "customers") == 1
     assert await storage.bulk.count("northwind", "customers") == 0
+
+
+async def test_an_entry_expiring_while_it_is_read_is_a_cache_miss_not_an_error(live_server, storage):
+    """Found by the fuzz test as a 500: the cache entry expired between a membership test and
+    the read. Here the cache's clock moves half a TTL at every look, so it always does."""
+    from cachetools import TTLCache
+
+    from vectis.tenancy import TenantResolver
+    await storage.tenants.create("tick", "Tick IT")
+    resolver = TenantResolver(storage, live_server.config)
+    resolver._found = TTLCache(maxsize=10, ttl=2, timer=iter(range(10**6)).__next__)
+    resolver._missing = TTLCache(maxsize=10, ttl=2, timer=iter(range(10**6)).__next__)
+    host = f"tick.{live_server.config.base_domain}"
+    for _ in range(6):
+        assert (await resolver.resolve(host)).slug == "tick"
+        assert await resolver.resolve(f"nope.{live_server.config.base_domain}") is None

@@ -48,6 +48,9 @@ def parse_host(host: str, base_domain: str) -> tuple[str, str] | None:
     return ("domain", name)
 
 
+_ABSENT = object()
+
+
 class TenantResolver:
     def __init__(self, storage: Storage, config: Config):
         self._storage = storage
@@ -61,9 +64,11 @@ class TenantResolver:
         parsed = parse_host(host, self._config.base_domain)
         if parsed is None:
             return None
-        if parsed in self._found:
-            return self._found[parsed]
-        if parsed in self._missing:
+        # One read per cache: an entry can expire between a membership test and the read.
+        tenant = self._found.get(parsed)
+        if tenant is not None:
+            return tenant
+        if self._missing.get(parsed, _ABSENT) is not _ABSENT:
             return None
         kind, value = parsed
         if kind == "slug":
