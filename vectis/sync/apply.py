@@ -81,6 +81,12 @@ def event(run: Run, kind: str, doc: dict, signature, data: dict | None = None) -
                        "data": data or {}})
 
 
+def _occurrence(doc: dict, what: str) -> list:
+    """Which time this happens to the document: an alert resolved, reopened and resolved again
+    is two events, while the same resolution seen twice (re-read before it was stored) is one."""
+    return [what, len(doc.get("history") or [])]
+
+
 def _same(a, b) -> bool:
     if isinstance(a, datetime) and isinstance(b, datetime):
         a = a if a.tzinfo else a.replace(tzinfo=UTC)
@@ -99,6 +105,26 @@ def _merged(old, new):
     return {**old, **{k: v for k, v in new.items() if v is not None}}
 
 
+# What firmware puts where the maker left the serial number blank: shared by thousands of
+# machines, so it must never make two devices one.
+PLACEHOLDER_SERIALS = frozenset({
+    "to be filled by o.e.m.", "to be filled by oem", "default string", "system serial number",
+    "chassis serial number", "not specified", "not applicable", "none", "null", "n/a", "na",
+    "unknown", "invalid", "serial", "0123456789", "123456789", "1234567890", "xxxxxxxxxx",
+})
+
+
+def real_serial(serial) -> bool:
+    if not isinstance(serial, str):
+        return False
+    text = serial.strip().lower()
+    return len(text) >= 4 and text not in PLACEHOLDER_SERIALS and len(set(text)) > 1
+
+
+def _exactly(name: str) -> dict:
+    return {"$regex": "^" + re.escape(name.strip()) + "$", "$options": "i"}
+
+
 class PageWriter:
     def __init__(self, storage):
         self._storage = storage
@@ -108,7 +134,7 @@ class PageWriter:
         existing = await sync.by_refs(run.slug, collection, run.source_id,
                                       [r.external_id for r in records])
         customers = await self._linked(run, "customers", records, "customer")
-        assets = await self._linked(run, "assets", records, "asset")
+        assets = await self._linked(run, "assets", records, "asset", customers)
         inserts, updates = [], []
         for record in records:
             run.counts.seen += 1
@@ -125,8 +151,10 @@ class PageWriter:
             if record.external_id in assets:
                 values["asset_id"] = assets[record.external_id]
             if record.deleted:
-                if doc is not None:
-                    updates += self._deleted(run, doc)
+                closing = self._deleted(run, doc) if doc is not None else []
+                if closing:
+                    updates += closing
+                    run.counts.deleted += 1
                 continue
             if doc is None:
                 doc = self._new(run, record, values)
@@ -137,6 +165,8 @@ class PageWriter:
                 if run.entity == "backup_jobs" and doc.get("last_status") == "failed":
                     event(run, "backup.failed", doc, doc.get("last_run_at"), {"error": doc.get("last_error")})
             else:
+                if doc.get("deleted_at") is not None:
+                    values["deleted_at"] = None       # listed as live again: reactivated
                 update = self._changes(run, doc, values, record)
                 if update:
                     updates.append((doc["_id"], update))
@@ -157,7 +187,8 @@ class PageWriter:
             # count (held + added) corrects, never one that promises messages not stored.
             await sync.update(run.slug, "tickets", counts)
 
-    async def _linked(self, run: Run, collection: str, records: list[Record], link: str) -> dict[str, str]:
+    async def _linked(self, run: Run, collection: str, records: list[Record], link: str,
+                      customers: dict[str, str] | None = None) -> dict[str, str]:
         """record external id -> Vectis id of the customer (or asset) it links to."""
         ids = sorted({r.links[link] for r in records if r.links.get(link)})
         by_ref = await self._storage.sync.by_refs(run.slug, collection, run.source_id, ids)
@@ -169,29 +200,35 @@ class PageWriter:
             name = record.link_names.get(link)
             if target is None and name and link == "customer":
                 target = await self._customer_by_name(run, name)
-            elif target is None and name and link == "asset":
-                # Backup tools name the protected machine by host name.
+            elif target is None and name and link == "asset" and customers and record.external_id in customers:
+                # Backup tools name the protected machine by host name, which is unique only
+                # within one customer: every client has its DC01.
                 target = await self._storage.sync.find_one(
-                    run.slug, "assets", {"name": {"$regex": "^" + re.escape(name.strip()) + "$",
-                                                  "$options": "i"}})
+                    run.slug, "assets", {"customer_id": customers[record.external_id],
+                                         "name": _exactly(name)})
             if target is not None:
                 out[record.external_id] = target["_id"]
         return out
 
-    async def _customer_by_name(self, run: Run, name: str) -> dict | None:
-        pattern = "^" + re.escape(name.strip()) + "$"
+    async def _customer_by_name(self, run: Run, name: str, query: dict | None = None) -> dict | None:
         return await self._storage.sync.find_one(run.slug, "customers",
-                                                 {"name": {"$regex": pattern, "$options": "i"}})
+                                                 {"name": _exactly(name), **(query or {})})
 
     async def _match(self, run: Run, record: Record) -> dict | None:
-        """The same customer or device already known from another source: add our ref to it."""
+        """The same customer or device already known from another source: add our ref to it.
+        A document that already holds a ref of this source is another object of this source
+        (two clients both called "Acme"), never this one; a deleted record matches nothing."""
+        if record.deleted:
+            return None
+        others = {"refs.source_id": {"$ne": run.source_id}}
         doc = None
         if run.entity == "customers" and record.fields.get("name"):
-            doc = await self._customer_by_name(run, record.fields["name"])
+            doc = await self._customer_by_name(run, record.fields["name"], others)
         serial = (record.fields.get("hardware") or {}).get("serial_number")
-        if run.entity == "assets" and serial:
-            doc = await self._storage.sync.find_one(run.slug, "assets", {"hardware.serial_number": serial})
-        if doc is not None and not any(r.get("source_id") == run.source_id for r in doc.get("refs") or []):
+        if run.entity == "assets" and real_serial(serial):
+            doc = await self._storage.sync.find_one(run.slug, "assets",
+                                                    {"hardware.serial_number": serial, **others})
+        if doc is not None:
             await self._storage.sync.update(run.slug, COLLECTION[run.entity],
                                             [(doc["_id"], {"$push": {"refs": run.ref(record.external_id)}})])
         return doc
@@ -250,10 +287,11 @@ class PageWriter:
             update["$push"] = {"history": {"at": run.now, "action": action, "actor": run.source["vendor"]}}
             changed["resolved_at"] = run.now if changed["status"] == "resolved" else None
             if changed["status"] == "resolved":
-                event(run, "alert.resolved", doc, "resolved")
+                event(run, "alert.resolved", doc, _occurrence(doc, "resolved"))
         tracked = {k: [doc.get(k), changed[k]] for k in TRACKED.get(run.entity, ()) if k in changed}
         if run.entity == "tickets" and tracked:
-            event(run, "ticket.updated", doc, [changed.get("updated_at"), tracked], {"changes": tracked})
+            event(run, "ticket.updated", doc, [changed.get("updated_at"), tracked, doc.get("updated_at")],
+                  {"changes": tracked})
         if run.entity == "backup_jobs" and changed.get("last_status") == "failed":
             event(run, "backup.failed", doc, changed.get("last_run_at") or doc.get("last_run_at"),
                   {"error": changed.get("last_error", doc.get("last_error"))})
@@ -264,17 +302,17 @@ class PageWriter:
     def _deleted(self, run: Run, doc: dict) -> list[tuple[str, dict]]:
         """What a vendor-side deletion means here; documents with local meaning are closed, not
         removed (docs/sync.md)."""
-        run.counts.deleted += 1
         closing = {"tickets": {"status": "closed", "closed_at": doc.get("closed_at") or run.now},
                    "alerts": {"status": "resolved", "resolved_at": run.now},
                    "assets": {"status": "retired"}, "customers": {"status": "churned"},
                    "contracts": {"status": "cancelled"}, "invoices": {"status": "void"},
-                   "contacts": {"deleted_at": run.now}, "backup_jobs": {"deleted_at": run.now}}
+                   "contacts": {"deleted_at": doc.get("deleted_at") or run.now},
+                   "backup_jobs": {"deleted_at": doc.get("deleted_at") or run.now}}
         changes = {k: v for k, v in closing[run.entity].items() if not _same(doc.get(k), v)}
         if not changes:
             return []
         if run.entity == "alerts":
-            event(run, "alert.resolved", doc, "resolved")
+            event(run, "alert.resolved", doc, _occurrence(doc, "resolved"))
         return [(doc["_id"], {"$set": {**changes, "updated_at": run.now}})]
 
     async def close_missing(self, run: Run) -> None:
@@ -289,8 +327,10 @@ class PageWriter:
         for external_id, doc in known.items():
             if external_id in run.seen:
                 continue
-            updates += self._deleted(run, doc)
-            run.counts.deleted -= 1
+            closing = self._deleted(run, doc)
+            if not closing:
+                continue
+            updates += closing
             run.counts.closed += 1
             if run.entity == "alerts":
                 updates[-1][1]["$push"] = {"history": {"at": run.now, "action": "resolved",
