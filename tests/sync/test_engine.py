@@ -220,3 +220,71 @@ async def test_a_source_of_one_tenant_never_writes_into_another(make_sync_env):
 def lease_time():
     from datetime import timedelta
     return timedelta(minutes=5)
+
+
+async def _taken(sim, fault) -> None:
+    """Until the simulator has received the request the fault was waiting for."""
+    for _ in range(3000):
+        if fault not in sim.faults.active:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the vendor never saw the request")
+
+
+async def _touch_open_tickets(env, slug: str, count: int) -> list[str]:
+    source = await env.source(slug, "psa")
+    tickets = await env.db(slug)["tickets"].find({"source_id": source["_id"]}).to_list()
+    sim = await env.sim(slug, "psa")
+    ids = []
+    for ticket in tickets[:count]:
+        external = next(r["external_id"] for r in ticket["refs"] if r["source_id"] == source["_id"])
+        sim.touch_ticket(int(external), summary=f"Changed at the vendor: {ticket['subject']}")
+        ids.append(ticket["_id"])
+    assert len(ids) == count
+    return ids
+
+
+async def test_a_run_cut_short_keeps_the_events_of_the_pages_it_wrote(env, monkeypatch):
+    from vectis.vendors.halopsa_read import HaloPSARead
+    monkeypatch.setattr(HaloPSARead, "read_page_size", 2)
+    await env.sync("synca", "psa")
+    touched = await _touch_open_tickets(env, "synca", 4)
+    sim = await env.sim("synca", "psa")
+    first = sim.faults.add(Fault(kind="delay_after", method="GET", path=r"/api/Tickets$", seconds=60))
+    run = asyncio.ensure_future(env.sync("synca", "psa", entities=("tickets",)))
+    await _taken(sim, first)
+    second = sim.faults.add(Fault(kind="delay_after", method="GET", path=r"/api/Tickets$", seconds=60))
+    first.release()
+    await _taken(sim, second)            # page 1 is written; the run waits for page 2
+    run.cancel()                         # a restart, say
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    second.release()
+    assert await env.db("synca")["events"].count_documents({"type": "ticket.updated"}) >= 1
+    await env.sync("synca", "psa", entities=("tickets",))
+    updated = await events(env, "synca", "ticket.updated")
+    assert sorted(e["object"]["id"] for e in updated) == sorted(touched)     # each exactly once
+
+
+async def test_a_run_whose_lease_ran_out_stops_before_writing(env):
+    from datetime import UTC, datetime, timedelta
+
+    from vectis.sync.engine import LeaseLost, SyncEngine
+    await env.sync("synca", "psa")
+    touched = await _touch_open_tickets(env, "synca", 1)
+    engine = SyncEngine(env.storage, env.connections, lease=timedelta(seconds=0.6))
+    source = await env.source("synca", "psa")
+    sim = await env.sim("synca", "psa")
+    held = sim.faults.add(Fault(kind="delay_after", method="GET", path=r"/api/Tickets$", seconds=60))
+    run = asyncio.ensure_future(engine.sync_source("synca", source["_id"], entities=("tickets",)))
+    await _taken(sim, held)
+    # The database was away past the lease, and another process took the source over.
+    await env.db("synca")["sources"].update_one({"_id": source["_id"]}, {"$set": {
+        "sync_lease": {"owner": "another-process", "until": datetime.now(UTC) + timedelta(hours=1)}}})
+    await asyncio.sleep(1.0)                 # past the lease: no renewal can have kept it
+    held.release()
+    with pytest.raises(LeaseLost):
+        await run
+    ticket = await env.db("synca")["tickets"].find_one({"_id": touched[0]})
+    assert not ticket["subject"].startswith("Changed at the vendor")   # the page was not written
+    assert (await env.source("synca", "psa"))["sync_lease"]["owner"] == "another-process"
