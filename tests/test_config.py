@@ -109,6 +109,30 @@ def test_redacted_view_hides_secrets_and_database_password(tmp_path):
     assert redact_uri("mongodb://h:1/") == "mongodb://h:1/"
 
 
+@pytest.mark.parametrize("uri, secret, kept", [
+    # The driver accepts a "#" in the password; a URL parser takes it for a fragment.
+    ("mongodb://app:s3cr#t@db1:27017/?replicaSet=rs0", "s3cr#t", "db1:27017/?replicaSet=rs0"),
+    ("mongodb://app:pa?ss@db1/?authSource=admin", "pa?ss", "db1/?authSource=admin"),
+    ("mongodb://db1/?tls=true&tlsCertificateKeyFilePassword=hunter2", "hunter2", "tls=true"),
+    ("mongodb://db1/?authMechanism=MONGODB-AWS&authMechanismProperties=AWS_SESSION_TOKEN:tok3n",
+     "tok3n", "authMechanism=MONGODB-AWS"),
+    ("mongodb+srv://app:hunter2@cluster.example.net", "hunter2", "app:***@cluster.example.net"),
+    ("not a uri hunter2", "hunter2", ""),
+])
+def test_database_uri_secrets_never_show(uri, secret, kept):
+    shown = redact_uri(uri)
+    assert secret not in shown and kept in shown
+
+
+def test_a_secret_of_the_wrong_type_is_not_echoed(tmp_path):
+    config_file = tmp_path / "vectis.toml"
+    config_file.write_text("metrics_token = 918273645546372819\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(config_file, env={"VECTIS_DATA_DIR": str(tmp_path)})
+    assert "918273645546372819" not in str(err.value.problems)
+    assert "metrics_token: expected str, got int (value hidden)" in str(err.value.problems)
+
+
 def test_example_file_documents_every_setting_and_loads():
     data = tomllib.loads(EXAMPLE.read_text())
     text = EXAMPLE.read_text()
@@ -182,3 +206,44 @@ def test_production_server_starts_its_configuration_from_credentials(tmp_path):
         "VECTIS_PUBLIC_SCHEME": "https", "VECTIS_DATA_DIR": str(tmp_path / "data")}))
     assert config.redacted()["token_pepper"] == "(set)"
     assert not (tmp_path / "data" / "secrets.json").exists()
+
+
+def test_generated_secrets_of_the_wrong_shape_are_a_clear_error(tmp_path):
+    (tmp_path / "secrets.json").write_text("[]")
+    with pytest.raises(ConfigError) as err:
+        with_secrets(load_config(env={"VECTIS_DATA_DIR": str(tmp_path)}))
+    assert "not the generated secrets" in str(err.value.problems)
+
+
+async def test_a_reload_that_fails_unexpectedly_keeps_the_server_running(caplog):
+    from vectis.reload import reload
+
+    def load():
+        raise RuntimeError("home directory of ~nosuchuser cannot be found")
+
+    assert await reload(None, load) is False
+    assert "reload refused, running configuration kept: RuntimeError" in caplog.text
+
+
+def test_database_driver_debug_output_stays_out_of_the_logs():
+    """PyMongo's debug log holds whole command replies (users' password hashes)."""
+    import logging
+
+    from vectis.logs import set_level
+    previous = logging.getLogger().level
+    try:
+        set_level("debug")
+        assert logging.getLogger("vectis").getEffectiveLevel() == logging.DEBUG
+        for name in ("pymongo", "pymongo.command", "pymongo.connection", "pymongo.serverSelection"):
+            assert not logging.getLogger(name).isEnabledFor(logging.INFO), name
+    finally:
+        logging.getLogger().setLevel(previous)
+
+
+def test_a_missing_or_broken_ca_bundle_is_refused_when_the_configuration_loads(tmp_path):
+    broken = tmp_path / "broken.pem"
+    broken.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    for path in (tmp_path / "missing.pem", broken):
+        with pytest.raises(ConfigError) as err:
+            load_config(env={"VECTIS_DATA_DIR": str(tmp_path), "VECTIS_OAUTH_CIMD_CA_FILE": str(path)})
+        assert "oauth_cimd_ca_file: must be a readable PEM CA bundle" in str(err.value.problems)

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from .settings import BY_NAME, SETTINGS, Setting
 
@@ -115,13 +114,33 @@ class Config:
         return out
 
 
+# URI options whose values are secrets (compared in lower case, as MongoDB's option names are).
+SECRET_URI_OPTIONS = frozenset({"tlscertificatekeyfilepassword", "sslclientcertificatekeypassword",
+                                "authmechanismproperties", "proxypassword"})
+
+
 def redact_uri(uri: str) -> str:
-    """Hide the password of a MongoDB URI, keep everything else for diagnosis."""
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.netloc.rsplit('@', 1)[1]}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """Hide the password and secret options of a MongoDB URI, keep the rest for diagnosis. The
+    URI is split as the driver splits it (the user information ends at the last "@" before the
+    first "/"), not as a URL: a password may hold "#" or "?", which a URL parser would take for
+    the start of a fragment or a query, and print."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "***"
+    hosts, slash, tail = rest.partition("/")
+    userinfo, at, hosts = hosts.rpartition("@")
+    if not slash and "?" in hosts:        # options straight after the hosts
+        hosts, _, options = hosts.partition("?")
+        tail = "?" + options
+    if at:
+        user, colon, _password = userinfo.partition(":")
+        hosts = f"{user}:***@{hosts}" if colon else f"{user}@{hosts}"
+    path, question, query = tail.partition("?")
+    if question:
+        query = "&".join(
+            f"{name}=***" if eq and name.lower() in SECRET_URI_OPTIONS else f"{name}{eq}{value}"
+            for name, eq, value in (item.partition("=") for item in query.split("&")))
+    return f"{scheme}://{hosts}{slash}{path}{question}{query}"
 
 
 def _coerce(setting: Setting, raw: Any, origin: str) -> tuple[Any, str | None]:
@@ -138,7 +157,8 @@ def _coerce(setting: Setting, raw: Any, origin: str) -> tuple[Any, str | None]:
         else:
             raise TypeError
     except (TypeError, ValueError):
-        return None, f"{setting.name}: expected {setting.kind.__name__}, got {raw!r} (from {origin})"
+        shown = f"{type(raw).__name__} (value hidden)" if setting.secret else repr(raw)
+        return None, f"{setting.name}: expected {setting.kind.__name__}, got {shown} (from {origin})"
     if setting.check is not None:
         problem = setting.check(value)
         if problem:
@@ -266,6 +286,8 @@ def with_secrets(config: Config) -> Config:
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise ConfigError([f"{path}: unreadable generated secrets ({exc}); fix or delete it"]) from None
+        if not isinstance(stored, dict) or not all(isinstance(v, str) for v in stored.values()):
+            raise ConfigError([f"{path}: not the generated secrets (an object of strings); fix or delete it"])
     generators = {
         "cookie_secret": lambda: secrets.token_urlsafe(48),
         "encryption_key": lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),

@@ -25,9 +25,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+# Libraries whose debug output carries data: PyMongo logs every command and its reply (user
+# documents with their password hashes, tokens' digests). They stay at WARNING whatever our level.
+QUIET_LIBRARIES = ("pymongo",)
+
+
 def setup_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    logging.getLogger().handlers[:] = [handler]
+    set_level(level)
+
+
+def set_level(level: str) -> None:
+    """Our level, at start-up and on a reload; never the libraries' in QUIET_LIBRARIES."""
+    logging.getLogger().setLevel(level.upper())
+    for name in QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

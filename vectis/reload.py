@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from .config import Config, ConfigError
+from .logs import set_level
 from .settings import SETTINGS
 
 log = logging.getLogger("vectis.reload")
@@ -34,7 +35,7 @@ def compare(running: Config, new: Config) -> tuple[dict[str, object], list[str]]
 
 def apply_live(services, changes: dict[str, object]) -> None:
     if "log_level" in changes:
-        logging.getLogger().setLevel(str(changes["log_level"]).upper())
+        set_level(str(changes["log_level"]))
     # Handlers read these through services.config on every request.
     services.config = dataclasses.replace(services.config, **changes)
 
@@ -47,6 +48,10 @@ async def reload(services, load: Callable[[], Config]) -> bool:
     except (ConfigError, OSError) as exc:
         problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
         log.error("reload refused, running configuration kept: %s", "; ".join(problems))
+        return False
+    except Exception as exc:   # a reload must never stop a running server
+        log.error("reload refused, running configuration kept: %s: %s", type(exc).__name__,
+                  str(exc)[:300])
         return False
     live, restart = compare(services.config, new)
     if live:

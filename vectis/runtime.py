@@ -48,9 +48,12 @@ async def serve(config: Config, *, ready_message: bool = True,
         uri = config.mongo_uri
     storage = Storage(make_client(uri), config.db_prefix)
     server: tornado.httpserver.HTTPServer | None = None
-    services = make_services(config, storage)
+    services: Services | None = None
     fleet = None
     try:
+        # Inside the try: a piece that cannot be built (a CA file that is not there) still
+        # ends with the database stopped in order, not orphaned.
+        services = make_services(config, storage)
         await storage.ping()
         count = await storage.ensure_indexes()
         services.indexes_ready = True
@@ -77,7 +80,8 @@ async def serve(config: Config, *, ready_message: bool = True,
         # Background work next (it may still write), then what it writes through, database last.
         if fleet is not None:
             await fleet.stop()
-        await services.stop()
+        if services is not None:
+            await services.stop()
         await storage.close()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)

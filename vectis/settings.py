@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,17 @@ class Setting:
     secret: bool = False
     check: Callable[[Any], str | None] | None = None
     live: bool = False   # applied by a reload (SIGHUP) without a restart
+
+
+def _ca_bundle(v: str) -> str | None:
+    """Checked when the configuration loads, not when the first client's metadata is fetched."""
+    if not v:
+        return None
+    try:
+        ssl.create_default_context().load_verify_locations(v)
+    except (OSError, ssl.SSLError) as exc:
+        return f"must be a readable PEM CA bundle ({exc.strerror or exc})"
+    return None
 
 
 def _one_of(*allowed: str) -> Callable[[Any], str | None]:
@@ -152,7 +164,7 @@ SETTINGS: tuple[Setting, ...] = (
             check=lambda v: _networks(v)),
     Setting("oauth_cimd_ca_file", str, "",
             "Extra PEM CA bundle trusted when fetching Client ID Metadata Documents (a lab CA); "
-            "empty = the system trust store only."),
+            "empty = the system trust store only.", check=_ca_bundle),
     Setting("log_level", str, "info", "debug, info, warning or error.",
             check=_one_of("debug", "info", "warning", "error"), live=True),
     Setting("shutdown_grace_seconds", float, 10.0,
