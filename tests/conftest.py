@@ -14,7 +14,7 @@ import pytest
 from vectis.app import Services, make_services
 from vectis.config import Config, load_config, with_secrets
 from vectis.embedded_db import EmbeddedDatabase
-from vectis.runtime import start_http
+from vectis.runtime import start_http, start_metrics_http
 from vectis.storage import Storage, make_client
 
 from .support.http import client_session
@@ -60,6 +60,7 @@ class LiveServer:
     port: int
     config: Config
     services: Services
+    metrics_port: int = 0
 
     def url(self, slug: str, path: str = "/") -> str:
         return f"{self.config.public_scheme}://{slug}.localhost:{self.port}{path}"
@@ -74,21 +75,29 @@ async def running_server(tmp_path, mongo_uri, db_prefix, storage, *, ssl_context
     """The real application on a free loopback port, sharing the test's storage; with
     `ssl_context` it serves HTTPS and its public URLs are https."""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+
+    def free_port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    port = free_port()
     if ssl_context is not None:
         overrides.setdefault("public_scheme", "https")
+    overrides.setdefault("metrics_port", free_port())   # metrics_port=0: a server without metrics
     config = make_config(tmp_path, mongo_uri, db_prefix, port=port, **overrides)
     services = make_services(config, storage)
     services.indexes_ready = True
     await services.start()
     server, _ = start_http(services, "127.0.0.1", port, ssl_options=ssl_context)
+    servers = [server]
+    if config.metrics_port:
+        servers.append(start_metrics_http(services, config.metrics_host, config.metrics_port)[0])
     try:
-        yield LiveServer(port=port, config=config, services=services)
+        yield LiveServer(port=port, config=config, services=services, metrics_port=config.metrics_port)
     finally:
-        server.stop()
-        await server.close_all_connections()
+        for listening in servers:
+            listening.stop()
+            await listening.close_all_connections()
         await services.stop()
 
 

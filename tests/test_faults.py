@@ -120,7 +120,7 @@ async def test_database_outage_and_recovery_without_restart(own_database, tmp_pa
             assert_retryable(status, body, headers, elapsed)
             assert await health(http, server.port, "/readyz") == 503
             assert await health(http, server.port, "/healthz") == 200
-            assert await database_up_metric(http, server.port) == 0   # /metrics still answers
+            assert await database_up_metric(http, server.metrics_port) == 0   # /metrics still answers
             services.audit.record(SLUG, {"action": "outage_probe"})   # must wait, not die
             await services.audit.flush()
             await asyncio.sleep(1.5)     # a tick of the rules worker and of the scheduler
@@ -131,7 +131,7 @@ async def test_database_outage_and_recovery_without_restart(own_database, tmp_pa
                     break
                 await asyncio.sleep(0.5)
             assert await health(http, server.port, "/readyz") == 200
-            assert await database_up_metric(http, server.port) == 1
+            assert await database_up_metric(http, server.metrics_port) == 1
             (status, body, _), _ = await timed_call(http, url, token, *read)
             assert status == 200 and body["result"]["isError"] is False, body
             assert body["result"]["structuredContent"] == customers

@@ -24,8 +24,9 @@ def value(parsed: dict, name: str, **labels) -> float | None:
     return parsed.get((name, frozenset(labels.items())))
 
 
-async def scrape(http, server, headers: dict | None = None) -> tuple[int, str]:
-    async with http.get(f"http://127.0.0.1:{server.port}/metrics", headers=headers or {}) as resp:
+async def scrape(http, server, headers: dict | None = None, port: int | None = None) -> tuple[int, str]:
+    port = port or server.metrics_port
+    async with http.get(f"http://127.0.0.1:{port}/metrics", headers=headers or {}) as resp:
         return resp.status, await resp.text()
 
 
@@ -171,9 +172,25 @@ async def test_peers_outside_the_allowed_networks_are_refused(tmp_path, mongo_ur
         assert status == 404 and "vectis_" not in text
 
 
-async def test_metrics_can_be_turned_off(tmp_path, mongo_uri, db_prefix, storage, http):
-    async with running_server(tmp_path, mongo_uri, db_prefix, storage, metrics="off") as server:
-        assert (await scrape(http, server))[0] == 404
+async def test_the_application_port_never_serves_metrics(live_server, http):
+    """A reverse proxy forwards the application's port, from loopback and maybe without any
+    forwarding header: whatever reaches it, /metrics there is an unknown path."""
+    for host in ("127.0.0.1", f"acme.localhost:{live_server.port}", "localhost"):
+        status, text = await scrape(http, live_server, {"Host": host}, port=live_server.port)
+        assert status == 404 and "vectis_" not in text
+    assert (await scrape(http, live_server))[0] == 200          # its own listener does
+
+
+async def test_the_metrics_listener_serves_nothing_else(live_server, http):
+    for path in ("/", "/healthz", "/api/mcp", "/signin", "/.well-known/oauth-protected-resource"):
+        async with http.get(f"http://127.0.0.1:{live_server.metrics_port}{path}") as resp:
+            assert resp.status == 404, path
+
+
+async def test_without_a_metrics_port_there_are_no_metrics(tmp_path, mongo_uri, db_prefix, storage, http):
+    async with running_server(tmp_path, mongo_uri, db_prefix, storage, metrics_port=0) as server:
+        assert server.metrics_port == 0
+        assert (await scrape(http, server, port=server.port))[0] == 404
 
 
 async def test_a_configured_token_is_required(tmp_path, mongo_uri, db_prefix, storage, http):

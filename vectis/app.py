@@ -30,7 +30,6 @@ from .tools.pagination import CursorCodec
 from .vendors.connections import Connections
 from .vendors.http import VendorHttp
 from .web import health, home, wellknown
-from .web import metrics as metrics_route
 from .web.base import NotFoundHandler
 from .web.inflight import InFlight
 from .web.inflight import transforms as inflight_transforms
@@ -141,7 +140,7 @@ def log_request(handler: tornado.web.RequestHandler) -> None:
 
 
 def make_app(services: Services) -> tornado.web.Application:
-    handlers = [*health.default_handlers, *metrics_route.default_handlers, *home.default_handlers,
+    handlers = [*health.default_handlers, *home.default_handlers,
                 *wellknown.default_handlers,
                 *mcp_endpoint.default_handlers, *oauth_routes.default_handlers, *page_handlers]
     return tornado.web.Application(

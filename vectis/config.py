@@ -63,7 +63,8 @@ class Config:
     oauth_cimd_ca_file: str
     log_level: str
     shutdown_grace_seconds: float
-    metrics: str
+    metrics_port: int
+    metrics_host: str
     metrics_allow_networks: str
     metrics_token: str
     embedded_db_cache_size: str

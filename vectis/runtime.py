@@ -12,13 +12,14 @@ from collections.abc import Callable
 import tornado.httpserver
 import tornado.netutil
 
-from .app import MAX_BODY_BYTES, Services, make_app, make_services
+from .app import MAX_BODY_BYTES, Services, log_request, make_app, make_services
 from .config import Config
 from .embedded_db import EmbeddedDatabase
 from .reload import reload
 from .sdnotify import Notifier
 from .storage import Storage, make_client
 from .web.inflight import InFlight
+from .web.metrics import make_metrics_app
 
 log = logging.getLogger("vectis")
 CLOSE_SECONDS = 5.0   # closing connections only waits for their sockets, never for requests
@@ -48,6 +49,7 @@ async def serve(config: Config, *, ready_message: bool = True,
         uri = config.mongo_uri
     storage = Storage(make_client(uri), config.db_prefix)
     server: tornado.httpserver.HTTPServer | None = None
+    metrics_server: tornado.httpserver.HTTPServer | None = None
     services: Services | None = None
     fleet = None
     try:
@@ -65,6 +67,9 @@ async def serve(config: Config, *, ready_message: bool = True,
             fleet = await start_demo_vendors(storage, services, list(demo_logins))
         await services.start()
         server, port = start_http(services, config.host, config.port)
+        if config.metrics_port:
+            metrics_server, metrics_port = start_metrics_http(services, config.metrics_host, config.metrics_port)
+            log.info("metrics on %s:%d/metrics", config.metrics_host, metrics_port)
         if ready_message:
             print_banner(config, port, demo_logins, await storage.tenants.list(), fleet)
         log.info("listening on %s:%d", config.host, port)
@@ -78,6 +83,10 @@ async def serve(config: Config, *, ready_message: bool = True,
             await drain(server, services.inflight, services.config.shutdown_grace_seconds,
                         signals.hurry)
         # Background work next (it may still write), then what it writes through, database last.
+        if metrics_server is not None:      # scraped through the drain, gone before the workers
+            metrics_server.stop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(metrics_server.close_all_connections(), CLOSE_SECONDS)
         if fleet is not None:
             await fleet.stop()
         if services is not None:
@@ -179,12 +188,23 @@ def start_http(services: Services, host: str, port: int,
     server = tornado.httpserver.HTTPServer(
         make_app(services), xheaders=False, max_body_size=MAX_BODY_BYTES,
         idle_connection_timeout=75, body_timeout=30, ssl_options=ssl_options)
+    return server, _listen(server, host, port)
+
+
+def start_metrics_http(services: Services, host: str, port: int) -> tuple[tornado.httpserver.HTTPServer, int]:
+    """The metrics listener (docs/observability.md): /metrics and nothing else."""
+    server = tornado.httpserver.HTTPServer(make_metrics_app(services, log_request), xheaders=False,
+                                           max_body_size=4096, idle_connection_timeout=75, body_timeout=5)
+    return server, _listen(server, host, port)
+
+
+def _listen(server: tornado.httpserver.HTTPServer, host: str, port: int) -> int:
     try:
         sockets = tornado.netutil.bind_sockets(port, host)
     except OSError as exc:
         raise ListenError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     server.add_sockets(sockets)
-    return server, sockets[0].getsockname()[1]
+    return sockets[0].getsockname()[1]
 
 
 def print_banner(config: Config, port: int, demo_logins: dict | None, tenants: list[dict],

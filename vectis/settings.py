@@ -171,13 +171,18 @@ SETTINGS: tuple[Setting, ...] = (
             "On SIGTERM the server stops accepting connections and gives requests in flight up "
             "to this long to finish before closing the remaining connections.",
             check=lambda v: None if 0 <= v <= 600 else "must be 0 to 600 seconds", live=True),
-    Setting("metrics", str, "on",
-            "Serve Prometheus metrics at /metrics (on any host name) to the networks in "
-            "metrics_allow_networks. off: /metrics answers 404.", check=_one_of("on", "off")),
+    Setting("metrics_port", int, 0,
+            "Port of a separate listener that serves only /metrics (Prometheus), never the "
+            "application's port, so a reverse proxy in front of the application cannot publish "
+            "it. 0 = no metrics.",
+            check=lambda v: None if 0 <= v <= 65535 else "must be a port number, or 0 for no metrics"),
+    Setting("metrics_host", str, "127.0.0.1",
+            "Address the metrics listener binds to (0.0.0.0 or a private address for a "
+            "Prometheus on another host; then narrow metrics_allow_networks)."),
     Setting("metrics_allow_networks", str, "127.0.0.0/8, ::1/128",
             "Comma-separated CIDR ranges of the peers allowed to read /metrics. A request that "
-            "came through a proxy (it carries Forwarded or X-Forwarded-For) is refused whatever "
-            "its peer, so a proxy on loopback cannot expose the metrics by accident.",
+            "came through a proxy (it carries Forwarded, X-Forwarded-For or X-Real-IP) is "
+            "refused whatever its peer.",
             check=lambda v: _networks(v), live=True),
     Setting("metrics_token", str, "",
             "If set, /metrics also requires 'Authorization: Bearer <this>' (Prometheus: "

@@ -1,7 +1,10 @@
 """`/metrics`: the process's Prometheus metrics, for the monitoring network only.
 
-Refused (404, as if absent, so a scanner learns nothing) unless metrics are on, the TCP peer is
-in `metrics_allow_networks`, the request did not come through a proxy, and, when a
+Served by a listener of its own (`metrics_host`:`metrics_port`), never by the application's: a
+reverse proxy forwards the application's port, and on the same host its connections come from
+loopback, so no check on the application's port could tell a scrape from the Internet. On its
+listener, it is still refused (404, as if absent, so a scanner learns nothing) unless the TCP
+peer is in `metrics_allow_networks`, the request did not come through a proxy, and, when a
 `metrics_token` is configured, it carries that token.
 """
 from __future__ import annotations
@@ -11,12 +14,15 @@ import hmac
 import ipaddress
 import logging
 
+import tornado.web
+
 from ..metrics import CONTENT_TYPE
 from ..settings import split_list
 from .base import HostlessHandler
 
 log = logging.getLogger("vectis.metrics")
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
+NOT_FOUND = {"error": "not_found", "message": "No such endpoint."}
 
 
 @functools.lru_cache(maxsize=8)
@@ -40,15 +46,13 @@ class MetricsHandler(HostlessHandler):
         if refusal is not None:
             # The reason goes to the log for the operator, never to the caller.
             log.info("/metrics refused to %s: %s", self.request.remote_ip, refusal)
-            self.write_json({"error": "not_found", "message": "No such endpoint."}, status=404)
+            self.write_json(NOT_FOUND, status=404)
             return
         body = await self.services.metrics.render()
         self.set_header("Content-Type", CONTENT_TYPE)
         self.finish(body)
 
     def _refusal(self, config) -> str | None:
-        if config.metrics != "on":
-            return "metrics = off"
         if any(self.request.headers.get(h) is not None for h in PROXY_HEADERS):
             return "the request came through a proxy"
         if not peer_allowed(self.request.remote_ip, config.metrics_allow_networks):
@@ -60,4 +64,14 @@ class MetricsHandler(HostlessHandler):
         return None
 
 
-default_handlers = [(r"/metrics", MetricsHandler)]
+class NothingElseHandler(HostlessHandler):
+    """Every other path of the metrics listener: no tenant, no pages, nothing."""
+
+    def prepare(self) -> None:
+        self.write_json(NOT_FOUND, status=404)
+
+
+def make_metrics_app(services, log_function) -> tornado.web.Application:
+    return tornado.web.Application([(r"/metrics", MetricsHandler)], default_handler_class=NothingElseHandler,
+                                   services=services, xheaders=False, compress_response=False,
+                                   log_function=log_function)
