@@ -207,3 +207,24 @@ async def test_the_token_is_redacted_in_the_printed_configuration(tmp_path, mong
     from .conftest import make_config
     config = make_config(tmp_path, mongo_uri, db_prefix, metrics_token="metrics-scrape-secret-xyz")
     assert "metrics-scrape-secret-xyz" not in repr(config.redacted())
+
+
+@pytest.mark.slow
+def test_the_server_process_opens_its_metrics_listener_and_closes_it_on_stop(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    from .support.processes import ServerProcess, clean_env, free_port
+    metrics_port = free_port()
+    server = ServerProcess("--data-dir", str(tmp_path / "data"), "--no-demo",
+                           env=clean_env(VECTIS_METRICS_PORT=str(metrics_port))).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as resp:
+            assert resp.status == 200 and b"vectis_database_up 1.0" in resp.read()
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
+        assert err.value.code == 404
+    finally:
+        assert server.stop() == 0
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5)
