@@ -87,11 +87,14 @@ async def test_an_alert_resolved_twice_is_two_events(make_sync_env):
     sim = await env.sim("flap", "rmm")
     vendor_id = int(ref_of(alert, rmm["_id"]))
     kept = dict(sim.alerts[vendor_id])
+    # Atera pages by number: an alert is resolved after two complete reads that lack it.
     sim.remove("alerts", vendor_id)
+    await env.sync("flap", "rmm")
     await env.sync("flap", "rmm")                     # gone: resolved
     sim.seed(alerts=[kept])
     await env.sync("flap", "rmm")                     # back: reopened
     sim.remove("alerts", vendor_id)
+    await env.sync("flap", "rmm")
     await env.sync("flap", "rmm")                     # gone again: resolved again
     await env.sync("flap", "rmm")                     # nothing new
     resolved = await db["events"].find({"type": "alert.resolved", "object.id": alert["_id"]}).to_list()

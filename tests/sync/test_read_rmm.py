@@ -22,6 +22,7 @@ from vectis.sync.records import Record
 from vectis.vendors import ncentral, ninjaone
 from vectis.vendors.base import Connector
 from vectis.vendors.connections import Connections
+from vectis.vendors.errors import VendorError
 from vectis.vendors.http import RetryPolicy, VendorHttp
 
 POLICY = RetryPolicy(attempts=3, backoff=(0.01, 0.02, 0.05), timeout=10.0)
@@ -295,3 +296,10 @@ async def test_ninjaone_backup_runs_fold_into_one_job_per_plan(ninja):
     assert nightly.fields["size_gb"] == 121.0
     assert nightly.links == {"asset": str(device["id"]), "customer": str(device["organizationId"])}
     assert files.fields["last_status"] == "running" and "last_success_at" not in files.fields
+
+
+async def test_ninjaone_a_200_that_is_not_an_alert_list_is_an_error_not_an_empty_snapshot(ninja):
+    ninja.sim.faults.add(Fault(kind="status", status=200, method="GET", path=r"/v2/alerts$"))
+    with pytest.raises(VendorError) as err:
+        await read_pages(ninja.connector, "alerts")
+    assert err.value.status == 200 and "/v2/alerts" in str(err.value)

@@ -61,6 +61,12 @@ class Run:
     counts: Counts = field(default_factory=Counts)
     seen: set[str] = field(default_factory=set)
     events: list[dict] = field(default_factory=list)
+    # Whether the vendor's snapshot paging can skip an object (page numbers or offsets shift
+    # when something before them goes away during the read) and which objects the last complete
+    # snapshot already lacked: only those, missing twice in a row, are closed.
+    stable: bool = True
+    missing_before: frozenset[str] = frozenset()
+    missing: list[str] = field(default_factory=list)
 
     @property
     def source_id(self) -> str:
@@ -317,7 +323,8 @@ class PageWriter:
 
     async def close_missing(self, run: Run) -> None:
         """After a complete snapshot: alerts the vendor no longer lists are resolved and devices
-        it no longer lists are retired. Nothing is deleted."""
+        it no longer lists are retired (when its paging can skip, only those the previous
+        snapshot lacked too). Nothing is deleted."""
         if run.entity not in ("alerts", "assets"):
             return
         query = {"status": {"$ne": "resolved"}} if run.entity == "alerts" else {"status": {"$ne": "retired"}}
@@ -326,6 +333,9 @@ class PageWriter:
         updates = []
         for external_id, doc in known.items():
             if external_id in run.seen:
+                continue
+            if not run.stable and external_id not in run.missing_before:
+                run.missing.append(external_id)
                 continue
             closing = self._deleted(run, doc)
             if not closing:

@@ -134,7 +134,8 @@ class SyncEngine:
         cursor = state.get("cursor")
         since = _aware(cursor) - self._overlap if (mode == "incremental" and cursor) else None
         run = Run(slug=slug, source=source, entity=entity, initial=not state.get("last_success_at"),
-                  now=started)
+                  now=started, stable=entity in getattr(connector, "SNAPSHOT_STABLE", ()),
+                  missing_before=frozenset(state.get("missing") or ()))
         error = None
         try:
             async for page in connector.read(entity, since):
@@ -164,6 +165,9 @@ class SyncEngine:
                      "counts": run.counts.as_dict(),
                      "cursor": started if error is None else state.get("cursor"),
                      "last_success_at": started if error is None else state.get("last_success_at")}
+        if mode == "snapshot":
+            # An incomplete snapshot says nothing about what is missing: keep the last list.
+            new_state["missing"] = run.missing if error is None else state.get("missing") or []
         await self._storage.sync.record_entity(slug, source["_id"], entity, new_state)
         log.info("synced %s/%s %s", slug, source["_id"], entity,
                  extra={"tenant": slug, "source_id": source["_id"], "entity": entity,

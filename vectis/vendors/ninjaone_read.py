@@ -17,6 +17,7 @@ from typing import Any
 
 from ..sync.records import Record
 from .base import VendorCall
+from .errors import VendorError
 
 PAGE_SIZE = 1000
 # A device that has not reported for this long is "stale" rather than merely "offline", and one
@@ -107,8 +108,9 @@ class NinjaOneRead:
 
     async def _read_alerts(self) -> AsyncIterator[list[Record]]:
         # One unpaged array, the current conditions only.
-        body = (await self._get("/v2/alerts")).json()
-        alerts = body if isinstance(body, list) else []
+        # Anything but a list (a maintenance page answered 200) is an error, never an empty
+        # snapshot: that would resolve every open alert.
+        alerts = _listed(await self._get("/v2/alerts"), "/v2/alerts")
         owners: dict[int, Any] = {}
         if any(organization_of(a) is None and a.get("deviceId") is not None for a in alerts):
             async for batch in self._after_iter("/v2/devices", self.sync_page_size):
@@ -129,7 +131,7 @@ class NinjaOneRead:
         """Keyset pages: `after` is the last id seen; a short page is the last one."""
         params: dict[str, Any] = {"pageSize": page_size}
         while True:
-            batch = (await self._get(path, params)).json() or []
+            batch = _listed(await self._get(path, params), path)
             yield batch
             if len(batch) < page_size:
                 return
@@ -140,8 +142,12 @@ class NinjaOneRead:
         """Named-cursor pages (`{cursor:{name, ...}, results}`); the cursor pins the result set."""
         params: dict[str, Any] = {"pageSize": page_size, "include": include}
         while True:
-            body = (await self._get(path, params)).json() or {}
-            results = body.get("results") or []
+            response = await self._get(path, params)
+            body = response.json() or {}
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list):
+                raise VendorError("ninjaone", f"unexpected answer to GET {path}",
+                                  status=response.status, retry_safe=True)
             yield results
             cursor = (body.get("cursor") or {}).get("name")
             if not cursor or len(results) < page_size:
@@ -235,3 +241,13 @@ def backup_job_records(runs: list[dict]) -> list[Record]:
 
 def _id(value: Any) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+def _listed(response, path: str) -> list:
+    body = response.json()
+    if body is None:
+        return []
+    if not isinstance(body, list):
+        raise VendorError("ninjaone", f"unexpected answer to GET {path}", status=response.status,
+                          retry_safe=True)
+    return body
