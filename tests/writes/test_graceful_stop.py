@@ -120,3 +120,32 @@ async def test_a_request_overrunning_the_grace_is_cut_off_and_the_server_still_s
         tenant.sim("psa").faults.clear()
         print(f"--- server stderr ---\n{server.stderr[-5000:]}")
     assert "closing 1 request(s) still in flight" in server.stderr
+
+
+async def test_a_write_whose_client_went_away_still_holds_the_stop_until_it_is_done(
+        make_vendor_tenant, live_server, mongo_uri, db_prefix, tmp_path, http):
+    """An MCP client that timed out is gone, but its write is still at the vendor: the stop
+    must wait for it as for any other, or the database closes under its audit row."""
+    tenant = await make_vendor_tenant("gone", ("connectwise", "ninjaone", "datto_bcdr"))
+    listener = NotifyListener()
+    server = _server(tenant, live_server, mongo_uri, db_prefix, tmp_path, listener, grace=120)
+    await asyncio.to_thread(server.start)
+    try:
+        call, hold = await _slow_create(tenant, server, http, "Client gave up")
+        call.cancel()                         # the client times out and closes its connection
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        await asyncio.sleep(0.5)
+        server.proc.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(listener.wait_for, "STOPPING=1", 1, 30)
+        await asyncio.sleep(0.5)
+        assert server.proc.poll() is None, "the server stopped with the write still at the vendor"
+        hold.release()
+        assert await asyncio.to_thread(server.proc.wait, 60) == 0
+    finally:
+        await asyncio.to_thread(server.stop)
+        listener.close()
+        print(f"--- server stderr ---\n{server.stderr[-5000:]}")
+    rows = await tenant.db["audit_log"].find({"action": "create_ticket"}).to_list()
+    assert [r["status"] for r in rows] == ["success"], rows
+    assert rows[0]["detail"]["stage"] == "done", rows[0]

@@ -2,7 +2,9 @@
 them off (Tornado's close_all_connections() closes a connection whatever it is doing).
 
 A request counts from the moment its handler exists (headers and body received) until its
-response is finished or its client goes away, whichever comes first.
+handler has finished, even when its client went away first: Tornado keeps running the handler,
+and a write at a vendor must still reach its audit row before the database closes. A handler
+that never finishes is bounded by the stop's grace period.
 """
 from __future__ import annotations
 
@@ -83,6 +85,3 @@ class CountedHandler(tornado.web.RequestHandler):
         self._uncount()
         super().on_finish()
 
-    def on_connection_close(self) -> None:
-        self._uncount()
-        super().on_connection_close()
