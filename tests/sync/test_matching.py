@@ -101,3 +101,30 @@ async def test_an_alert_resolved_twice_is_two_events(make_sync_env):
     assert len(resolved) == 2
     stored = await db["alerts"].find_one({"_id": alert["_id"]})
     assert [h["action"] for h in stored["history"]][-3:] == ["resolved", "reopened", "resolved"]
+
+
+async def test_a_device_one_source_drops_stays_live_while_another_lists_it(make_sync_env):
+    env = await make_sync_env({"shared": VENDORS})
+    db = env.db("shared")
+    rmm, backup = await env.source("shared", "rmm"), await env.source("shared", "backup")
+    atera, datto = await env.sim("shared", "rmm"), await env.sim("shared", "backup")
+    appliance = next(iter(datto.devices.values()))
+    # The RMM's agent runs on the backup appliance: one machine, one serial, two sources.
+    agent_id, agent = next(iter(atera.agents.items()))
+    agent["VendorSerialNumber"] = appliance["serialNumber"]
+    await env.sync("shared", "backup")
+    # The seeded data holds the agent as a device of its own; make it new to us, so the RMM's
+    # next sync matches it to the appliance by serial number.
+    await db["assets"].update_many({"refs.source_id": rmm["_id"], "refs.external_id": str(agent_id)},
+                                   {"$pull": {"refs": {"source_id": rmm["_id"]}}})
+    await env.sync("shared", "rmm")
+    device = await db["assets"].find_one({"hardware.serial_number": appliance["serialNumber"]})
+    assert {r["source_id"] for r in device["refs"]} == {rmm["_id"], backup["_id"]}
+    atera.remove("agents", agent_id)                    # the RMM agent is uninstalled
+    for _ in range(2):                                  # two snapshots without it (paged by number)
+        await env.sync("shared", "rmm")
+    assert (await db["assets"].find_one({"_id": device["_id"]}))["status"] != "retired"
+    await env.sync("shared", "backup")
+    device = await db["assets"].find_one({"_id": device["_id"]})
+    assert device["status"] != "retired"
+    assert {r["source_id"] for r in device["refs"]} == {backup["_id"]}

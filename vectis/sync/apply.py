@@ -337,6 +337,12 @@ class PageWriter:
             if not run.stable and external_id not in run.missing_before:
                 run.missing.append(external_id)
                 continue
+            if run.entity == "assets" and any(r.get("source_id") != run.source_id for r in doc.get("refs") or []):
+                # Another source still knows the device (its RMM and its backup appliance): this
+                # source lets go of it; retiring it would flip it back at the other's next run.
+                updates.append((doc["_id"], {"$pull": {"refs": {"source_id": run.source_id}}}))
+                run.counts.closed += 1
+                continue
             closing = self._deleted(run, doc)
             if not closing:
                 continue
