@@ -101,6 +101,9 @@ async def test_an_alert_resolved_twice_is_two_events(make_sync_env):
     assert len(resolved) == 2
     stored = await db["alerts"].find_one({"_id": alert["_id"]})
     assert [h["action"] for h in stored["history"]][-3:] == ["resolved", "reopened", "resolved"]
+    # Its coming back was a created event again, for the rules written for new alerts.
+    [reopened] = await db["events"].find({"type": "alert.created", "object.id": alert["_id"]}).to_list()
+    assert reopened["data"]["reopened"] is True
 
 
 async def test_a_device_one_source_drops_stays_live_while_another_lists_it(make_sync_env):

@@ -294,6 +294,12 @@ class PageWriter:
             changed["resolved_at"] = run.now if changed["status"] == "resolved" else None
             if changed["status"] == "resolved":
                 event(run, "alert.resolved", doc, _occurrence(doc, "resolved"))
+            elif doc.get("status") == "resolved":
+                # The condition came back (the disk filled up again): a rule written for new
+                # alerts must see it, so it is a created event again, marked as a reopening.
+                event(run, "alert.created", doc, _occurrence(doc, "reopened"),
+                      {"status": changed["status"], "severity": changed.get("severity", doc.get("severity")),
+                       "reopened": True})
         tracked = {k: [doc.get(k), changed[k]] for k in TRACKED.get(run.entity, ()) if k in changed}
         if run.entity == "tickets" and tracked:
             event(run, "ticket.updated", doc, [changed.get("updated_at"), tracked, doc.get("updated_at")],
