@@ -230,7 +230,7 @@ def lease_time():
 async def _taken(sim, fault) -> None:
     """Until the simulator has received the request the fault was waiting for."""
     for _ in range(3000):
-        if fault not in sim.faults.active:
+        if all(f is not fault for f in sim.faults.active):   # by identity: faults compare by value
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the vendor never saw the request")
