@@ -201,31 +201,23 @@ class EmbeddedDatabase:
             pass
 
 
-def _wait_then_kill(pid: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.05)
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        return
-    while pid_alive(pid) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
-
-
 def _terminate(pid: int, timeout: float, process: subprocess.Popen | None = None) -> None:
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
+    _wait_then_kill(pid, timeout, process)
+
+
+def _wait_then_kill(pid: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    """Give pid `timeout` seconds to exit, then SIGKILL it. Our own child is reaped through
+    `process`; another's (an orphan of a dead server) is watched until it is gone."""
+    def gone() -> bool:
+        return process.poll() is not None if process is not None else not pid_alive(pid)
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process is not None:
-            if process.poll() is not None:
-                return
-        elif not pid_alive(pid):
+        if gone():
             return
         time.sleep(0.05)
     try:
@@ -234,3 +226,6 @@ def _terminate(pid: int, timeout: float, process: subprocess.Popen | None = None
         return
     if process is not None:
         process.wait(5)
+        return
+    while not gone() and time.monotonic() < deadline + 5:
+        time.sleep(0.05)

@@ -137,7 +137,7 @@ class DatabaseSnapshot(Collector):
             if time.monotonic() - self._taken < SNAPSHOT_SECONDS:
                 return
             self._up = await self._ping()
-            self._ok, self._sources, self._rules = False, [], []
+            self._ok, self._sources, self._rules, self._seconds = False, [], [], None
             if self._up:
                 started = time.monotonic()
                 try:
@@ -178,7 +178,8 @@ class DatabaseSnapshot(Collector):
         if self._seconds is not None:
             yield GaugeMetricFamily("vectis_metrics_snapshot_duration_seconds", "Time the last "
                                     "snapshot took to read every tenant's sources and rule "
-                                    "backlog (bounded by 5 s).", value=self._seconds)
+                                    f"backlog (bounded by {SNAPSHOT_TIMEOUT_SECONDS:g} s).",
+                                    value=self._seconds)
         if not self._ok:
             return
         now = datetime.now(UTC)

@@ -3,6 +3,7 @@ at once, the write finishes with its answer, and its audit row is in the databas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
 
@@ -29,14 +30,26 @@ def _refused(port: int) -> bool:
     return False
 
 
-def _server(tenant, live_server, mongo_uri, db_prefix, tmp_path, listener, grace: float):
+@contextlib.asynccontextmanager
+async def _running(tenant, live_server, mongo_uri, db_prefix, tmp_path, grace: float):
+    """A server process on the test's database, with a systemd notify listener; stopped (if the
+    test did not) and its stderr printed (shown on failure) afterwards."""
     config = live_server.config
+    listener = NotifyListener()
     env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
                     VECTIS_DATA_DIR=str(tmp_path / "proc"), VECTIS_COOKIE_SECRET=config.cookie_secret,
                     VECTIS_ENCRYPTION_KEY=config.encryption_key, VECTIS_TOKEN_PEPPER=config.token_pepper,
                     VECTIS_SYNC_INTERVAL_SECONDS="0", VECTIS_SHUTDOWN_GRACE_SECONDS=str(grace),
                     NOTIFY_SOCKET=listener.address)
-    return ServerProcess("--no-demo", env=env)
+    server = ServerProcess("--no-demo", env=env)
+    await asyncio.to_thread(server.start)
+    try:
+        yield server, listener
+    finally:
+        await asyncio.to_thread(server.stop)
+        listener.close()
+        tenant.sim("psa").faults.clear()
+        print(f"--- server stderr ---\n{server.stderr[-5000:]}")
 
 
 async def _slow_create(tenant, server, http, subject: str):
@@ -63,10 +76,7 @@ async def _slow_create(tenant, server, http, subject: str):
 async def test_sigterm_lets_a_write_in_flight_finish_and_refuses_new_connections(
         make_vendor_tenant, live_server, mongo_uri, db_prefix, tmp_path, http):
     tenant = await make_vendor_tenant("drain", ("connectwise", "ninjaone", "datto_bcdr"))
-    listener = NotifyListener()
-    server = _server(tenant, live_server, mongo_uri, db_prefix, tmp_path, listener, grace=120)
-    await asyncio.to_thread(server.start)
-    try:
+    async with _running(tenant, live_server, mongo_uri, db_prefix, tmp_path, grace=120) as (server, listener):
         call, hold = await _slow_create(tenant, server, http, "Created during a stop")
 
         server.proc.send_signal(signal.SIGTERM)
@@ -86,10 +96,6 @@ async def test_sigterm_lets_a_write_in_flight_finish_and_refuses_new_connections
         ticket = body["result"]["structuredContent"]["ticket"]
         assert headers.get("Connection", "").lower() == "close"   # told not to come back on it
         assert await asyncio.to_thread(server.proc.wait, 60) == 0
-    finally:
-        await asyncio.to_thread(server.stop)
-        listener.close()
-        print(f"--- server stderr ---\n{server.stderr[-5000:]}")   # shown on failure
 
     assert "1 request(s) in flight" in server.stderr
     assert "still in flight" not in server.stderr
@@ -104,21 +110,13 @@ async def test_sigterm_lets_a_write_in_flight_finish_and_refuses_new_connections
 async def test_a_request_overrunning_the_grace_is_cut_off_and_the_server_still_stops(
         make_vendor_tenant, live_server, mongo_uri, db_prefix, tmp_path, http):
     tenant = await make_vendor_tenant("overrun", ("connectwise", "ninjaone", "datto_bcdr"))
-    listener = NotifyListener()
-    server = _server(tenant, live_server, mongo_uri, db_prefix, tmp_path, listener, grace=1)
-    await asyncio.to_thread(server.start)
-    try:
+    async with _running(tenant, live_server, mongo_uri, db_prefix, tmp_path, grace=1) as (server, _):
         call, _hold = await _slow_create(tenant, server, http, "Overran the grace")
         server.proc.send_signal(signal.SIGTERM)
         # Far below the vendor's hold: the grace bounds the stop, not the slowest request.
         assert await asyncio.to_thread(server.proc.wait, 120) == 0
         with pytest.raises(Exception):  # noqa: B017 - the connection is closed under it, however aiohttp says so
             await call
-    finally:
-        await asyncio.to_thread(server.stop)
-        listener.close()
-        tenant.sim("psa").faults.clear()
-        print(f"--- server stderr ---\n{server.stderr[-5000:]}")
     assert "closing 1 request(s) still in flight" in server.stderr
 
 
@@ -127,10 +125,7 @@ async def test_a_write_whose_client_went_away_still_holds_the_stop_until_it_is_d
     """An MCP client that timed out is gone, but its write is still at the vendor: the stop
     must wait for it as for any other, or the database closes under its audit row."""
     tenant = await make_vendor_tenant("gone", ("connectwise", "ninjaone", "datto_bcdr"))
-    listener = NotifyListener()
-    server = _server(tenant, live_server, mongo_uri, db_prefix, tmp_path, listener, grace=120)
-    await asyncio.to_thread(server.start)
-    try:
+    async with _running(tenant, live_server, mongo_uri, db_prefix, tmp_path, grace=120) as (server, listener):
         call, hold = await _slow_create(tenant, server, http, "Client gave up")
         call.cancel()                         # the client times out and closes its connection
         with pytest.raises(asyncio.CancelledError):
@@ -142,10 +137,6 @@ async def test_a_write_whose_client_went_away_still_holds_the_stop_until_it_is_d
         assert server.proc.poll() is None, "the server stopped with the write still at the vendor"
         hold.release()
         assert await asyncio.to_thread(server.proc.wait, 60) == 0
-    finally:
-        await asyncio.to_thread(server.stop)
-        listener.close()
-        print(f"--- server stderr ---\n{server.stderr[-5000:]}")
     rows = await tenant.db["audit_log"].find({"action": "create_ticket"}).to_list()
     assert [r["status"] for r in rows] == ["success"], rows
     assert rows[0]["detail"]["stage"] == "done", rows[0]

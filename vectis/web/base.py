@@ -18,6 +18,7 @@ from .inflight import CountedHandler
 
 log = logging.getLogger("vectis.web")
 
+NO_SUCH_ENDPOINT = {"error": "not_found", "message": "No such endpoint."}
 UNKNOWN_HOST_BODY = {"error": "not_found", "message": "There is no Vectis tenant at this address."}
 
 
@@ -90,7 +91,7 @@ class NotFoundHandler(TenantHandler):
     """Unknown paths: on a known tenant a plain 404, on an unknown host the constant body."""
 
     def prepare_404(self) -> None:
-        self.write_json({"error": "not_found", "message": "No such endpoint."}, status=404)
+        self.write_json(NO_SUCH_ENDPOINT, status=404)
 
     async def prepare(self) -> None:
         await super().prepare()

@@ -18,11 +18,10 @@ import tornado.web
 
 from ..metrics import CONTENT_TYPE
 from ..settings import split_list
-from .base import HostlessHandler
+from .base import NO_SUCH_ENDPOINT, HostlessHandler
 
 log = logging.getLogger("vectis.metrics")
 PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP")
-NOT_FOUND = {"error": "not_found", "message": "No such endpoint."}
 
 
 @functools.lru_cache(maxsize=8)
@@ -46,7 +45,7 @@ class MetricsHandler(HostlessHandler):
         if refusal is not None:
             # The reason goes to the log for the operator, never to the caller.
             log.info("/metrics refused to %s: %s", self.request.remote_ip, refusal)
-            self.write_json(NOT_FOUND, status=404)
+            self.write_json(NO_SUCH_ENDPOINT, status=404)
             return
         body = await self.services.metrics.render()
         self.set_header("Content-Type", CONTENT_TYPE)
@@ -68,7 +67,7 @@ class NothingElseHandler(HostlessHandler):
     """Every other path of the metrics listener: no tenant, no pages, nothing."""
 
     def prepare(self) -> None:
-        self.write_json(NOT_FOUND, status=404)
+        self.write_json(NO_SUCH_ENDPOINT, status=404)
 
 
 def make_metrics_app(services, log_function) -> tornado.web.Application:
