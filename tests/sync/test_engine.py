@@ -9,9 +9,9 @@ import asyncio
 import pytest
 
 from vectis.search.fields import search_terms
-from vectis.simulators.kit import Fault
 from vectis.sync.engine import SourceBusy
 from vectis.vendors.base import NoteDraft, TicketDraft
+from vectis.vendors.simkit import Fault
 
 VENDORS = ("halopsa", "atera", "datto_bcdr")
 COLLECTIONS = ("customers", "contacts", "tickets", "ticket_messages", "alerts", "assets",
@@ -250,7 +250,7 @@ async def _touch_open_tickets(env, slug: str, count: int) -> list[str]:
 
 
 async def test_a_run_cut_short_keeps_the_events_of_the_pages_it_wrote(env, monkeypatch):
-    from vectis.vendors.halopsa_read import HaloPSARead
+    from vectis.vendors.halopsa.reader import HaloPSARead
     monkeypatch.setattr(HaloPSARead, "read_page_size", 2)
     await env.sync("synca", "psa")
     touched = await _touch_open_tickets(env, "synca", 4)
@@ -296,7 +296,7 @@ async def test_a_run_whose_lease_ran_out_stops_before_writing(env):
 
 
 async def test_an_alert_skipped_by_a_page_that_shifted_during_the_read_stays_open(env, monkeypatch):
-    from vectis.vendors.atera_read import AteraRead
+    from vectis.vendors.atera.reader import AteraRead
     monkeypatch.setattr(AteraRead, "read_page_size", 2)
     await env.sync("synca", "rmm")
     db, rmm = env.db("synca"), await env.source("synca", "rmm")

@@ -13,11 +13,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from vectis.demo.seed import seed_tenant
-from vectis.simulators.atera import AteraSimulator
 from vectis.simulators.fleet import SimulatorFleet
 from vectis.simulators.seeding import load_source_docs
 from vectis.sync.records import Record
-from vectis.vendors.atera import Atera
+from vectis.vendors.atera.connector import Atera
+from vectis.vendors.atera.simulator import AteraSimulator
 from vectis.vendors.connections import Connections
 from vectis.vendors.http import RetryPolicy, VendorHttp
 

@@ -21,10 +21,10 @@ import pytest
 
 from vectis.demo.generator import generate_tenant
 from vectis.demo.seed import seed_tenant
-from vectis.simulators.autotask import API_RESOURCE_ID, ROOT, AutotaskSimulator
 from vectis.simulators.fleet import SimulatorFleet
 from vectis.simulators.seeding import SOURCE_COLLECTIONS, load_source_docs, seed_from_tenant
 from vectis.sync.records import Record
+from vectis.vendors.autotask.simulator import API_RESOURCE_ID, ROOT, AutotaskSimulator
 from vectis.vendors.base import Connector
 from vectis.vendors.connections import Connections
 from vectis.vendors.http import RetryPolicy, VendorHttp

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vectis.simulators.kit import Fault
-from vectis.simulators.seeding_rmm import appliance_serial
+from vectis.vendors.datto_bcdr.seed import appliance_serial
+from vectis.vendors.simkit import Fault
 
 from .test_read_rmm import close_to, read_all, read_pages, ref_of, started
 

@@ -21,12 +21,12 @@ import pytest
 
 from vectis.demo.generator import generate_tenant
 from vectis.demo.seed import seed_tenant
-from vectis.simulators.connectwise import ROOT, ConnectWiseSimulator
 from vectis.simulators.fleet import SimulatorFleet
 from vectis.simulators.seeding import SOURCE_COLLECTIONS, load_source_docs, seed_from_tenant
 from vectis.sync.records import Record
 from vectis.vendors.base import Connector
 from vectis.vendors.connections import Connections
+from vectis.vendors.connectwise.simulator import ROOT, ConnectWiseSimulator
 from vectis.vendors.http import RetryPolicy, VendorHttp
 from vectis.vendors.registry import make_connector
 

@@ -13,11 +13,11 @@ import pytest
 
 from vectis.demo.seed import seed_tenant
 from vectis.simulators.fleet import SimulatorFleet
-from vectis.simulators.halopsa import HaloPSASimulator
 from vectis.simulators.seeding import load_source_docs
 from vectis.sync.records import Record
-from vectis.vendors import halopsa
 from vectis.vendors.connections import Connections
+from vectis.vendors.halopsa import connector as halopsa
+from vectis.vendors.halopsa.simulator import HaloPSASimulator
 from vectis.vendors.http import RetryPolicy, VendorHttp
 
 SLUG = "halotest"

@@ -15,15 +15,17 @@ import pytest
 
 from vectis.demo.seed import seed_tenant
 from vectis.simulators.fleet import SimulatorFleet
-from vectis.simulators.kit import Fault, Simulator
-from vectis.simulators.seeding import load_source_docs, utc_text
+from vectis.simulators.seeding import load_source_docs
 from vectis.storage import Storage
 from vectis.sync.records import Record
-from vectis.vendors import ncentral, ninjaone
 from vectis.vendors.base import Connector
 from vectis.vendors.connections import Connections
 from vectis.vendors.errors import VendorError
 from vectis.vendors.http import RetryPolicy, VendorHttp
+from vectis.vendors.ncentral import connector as ncentral
+from vectis.vendors.ninjaone import connector as ninjaone
+from vectis.vendors.simkit import Fault, Simulator
+from vectis.vendors.simseed import utc_text
 
 POLICY = RetryPolicy(attempts=3, backoff=(0.01, 0.02, 0.05), timeout=10.0)
 RMMS = ("ninjaone", "ncentral", "kaseya_vsax")

@@ -8,8 +8,8 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from vectis.config import decode_key
-from vectis.simulators.kit import Fault
 from vectis.sync.scheduler import MAX_BACKOFF, SyncScheduler, next_run
+from vectis.vendors.simkit import Fault
 
 from ..support.processes import clean_env, run_cli
 

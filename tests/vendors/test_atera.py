@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from vectis.simulators.atera import ROOT, SIMULATOR
-from vectis.vendors import atera
+from vectis.vendors.atera import connector as atera
+from vectis.vendors.atera.simulator import ROOT, SIMULATOR
 from vectis.vendors.base import AlertDraft, CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp

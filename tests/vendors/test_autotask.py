@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vectis.simulators.autotask import ROOT, ZONE_PATH, AutotaskSimulator, picklist
-from vectis.vendors import autotask
-from vectis.vendors.autotask import AutotaskConnector, zone_base_url
+from vectis.vendors.autotask import connector as autotask
+from vectis.vendors.autotask.connector import AutotaskConnector, zone_base_url
+from vectis.vendors.autotask.simulator import ROOT, ZONE_PATH, AutotaskSimulator, picklist
 from vectis.vendors.base import ALERT_VERBS, TICKET_VERBS, AlertDraft, CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from vectis.simulators.connectwise import ROOT, ConnectWiseSimulator
 from vectis.vendors.base import ALERT_VERBS, TICKET_VERBS, AlertDraft, CloseDraft, NoteDraft, TicketDraft
-from vectis.vendors.connectwise import ConnectWiseConnector, discover_base_url
+from vectis.vendors.connectwise.connector import ConnectWiseConnector, discover_base_url
+from vectis.vendors.connectwise.simulator import ROOT, ConnectWiseSimulator
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp
 from vectis.vendors.registry import connector_class

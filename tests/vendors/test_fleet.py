@@ -14,12 +14,12 @@ import pytest
 
 from vectis.demo.generator import demo_operators, generate_tenant
 from vectis.demo.seed import DEMO_TENANTS, seed_tenant
-from vectis.simulators.connectwise import ROOT as CW_ROOT
 from vectis.simulators.fleet import ROOT_PATH, SimulatorFleet, simulator_class
 from vectis.simulators.seeding import SOURCE_COLLECTIONS, load_source_docs, seed_from_tenant
 from vectis.storage import Storage
 from vectis.vendors.base import AlertDraft, CloseDraft, NoteDraft
 from vectis.vendors.connections import Connections
+from vectis.vendors.connectwise.simulator import ROOT as CW_ROOT
 from vectis.vendors.http import RetryPolicy, VendorHttp
 from vectis.vendors.registry import VENDORS, make_connector
 

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 
-from vectis.simulators.halopsa import SIMULATOR
-from vectis.vendors import halopsa
 from vectis.vendors.base import AlertDraft, CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError, VerbUnsupported
+from vectis.vendors.halopsa import connector as halopsa
+from vectis.vendors.halopsa.simulator import SIMULATOR
 from vectis.vendors.http import RetryPolicy, VendorHttp
 from vectis.vendors.registry import connector_class
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from vectis.simulators.kit import Fault
-from vectis.simulators.ninjaone import NinjaOneSimulator
-from vectis.vendors import ninjaone
 from vectis.vendors.base import AlertDraft, CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp
-from vectis.vendors.ninjaone import NinjaOneConnector
+from vectis.vendors.ninjaone import connector as ninjaone
+from vectis.vendors.ninjaone.connector import NinjaOneConnector
+from vectis.vendors.ninjaone.simulator import NinjaOneSimulator
 from vectis.vendors.registry import connector_class
+from vectis.vendors.simkit import Fault
 
 POLICY = RetryPolicy(attempts=3, backoff=(0.01, 0.02, 0.05), timeout=1.0)
 UID = "5d0f2c1e-8a4b-4c1e-9d3f-2b7a6e1c0a11"

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from vectis.simulators.datto_bcdr import DattoBcdrSimulator
-from vectis.simulators.kaseya_vsax import KaseyaVsaxSimulator
-from vectis.simulators.kit import Fault
-from vectis.simulators.ncentral import NCentralSimulator
-from vectis.vendors import ncentral
 from vectis.vendors.base import AlertDraft
-from vectis.vendors.datto_bcdr import DattoBcdrConnector
+from vectis.vendors.datto_bcdr.connector import DattoBcdrConnector
+from vectis.vendors.datto_bcdr.simulator import DattoBcdrSimulator
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp
-from vectis.vendors.kaseya_vsax import KaseyaVsaxConnector
-from vectis.vendors.ncentral import NCentralConnector
+from vectis.vendors.kaseya_vsax.connector import KaseyaVsaxConnector
+from vectis.vendors.kaseya_vsax.simulator import KaseyaVsaxSimulator
+from vectis.vendors.ncentral import connector as ncentral
+from vectis.vendors.ncentral.connector import NCentralConnector
+from vectis.vendors.ncentral.simulator import NCentralSimulator
 from vectis.vendors.registry import make_connector
+from vectis.vendors.simkit import Fault
 
 POLICY = RetryPolicy(attempts=3, backoff=(0.01, 0.02, 0.05), timeout=1.0)
 

@@ -14,7 +14,7 @@ from vectis.ids import new_id
 from vectis.rules.matching import new_execution
 from vectis.rules.model import validate_rule
 from vectis.rules.worker import RuleWorker, replay_dead_letter
-from vectis.simulators.kit import Fault
+from vectis.vendors.simkit import Fault
 
 from ..support.rpc import structured
 from . import vendor_view

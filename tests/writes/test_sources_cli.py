@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from vectis.config import decode_key
 from vectis.demo.seed import seed_tenant
-from vectis.simulators.connectwise import ConnectWiseSimulator
 from vectis.vendors.connections import Connections
+from vectis.vendors.connectwise.simulator import ConnectWiseSimulator
 from vectis.vendors.http import VendorHttp
 
 from ..support.processes import clean_env, run_cli

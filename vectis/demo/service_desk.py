@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from ..vendors.halopsa_read import action_ref
+from ..vendors.halopsa.reader import action_ref
 from . import vocabulary as words
 from .context import DAY, Generation
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import importlib
 
+from ..vendors.atera import simulator as atera
+from ..vendors.autotask import simulator as autotask
+from ..vendors.connectwise import simulator as connectwise
 from ..vendors.registry import VENDORS
-from . import atera, autotask, connectwise
-from .kit import Simulator
+from ..vendors.simkit import Simulator
 from .seeding import load_source_docs, seed_from_tenant
 
 # Vendor -> the path of its API root on its simulator: what a connector's `base_url` appends to
@@ -23,10 +25,10 @@ ROOT_PATH = {"connectwise": connectwise.ROOT, "autotask": autotask.ROOT, "atera"
 
 
 def simulator_class(vendor: str) -> type[Simulator]:
-    """Each simulator module exposes its class as `SIMULATOR` (like the connectors' registry)."""
+    """Each vendor's `simulator` module exposes its class as `SIMULATOR` (like the connectors' registry)."""
     if vendor not in VENDORS:
         raise KeyError(f"unknown vendor {vendor!r}")
-    return importlib.import_module(f"{__package__}.{vendor}").SIMULATOR
+    return importlib.import_module(f"vectis.vendors.{vendor}.simulator").SIMULATOR
 
 
 class SimulatorFleet:

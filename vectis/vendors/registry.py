@@ -1,4 +1,5 @@
-"""Vendor name -> connector class. Each vendor module exposes its class as `CONNECTOR`."""
+"""Vendor name -> connector class. Each vendor is a package (`vectis.vendors.<vendor>`) whose
+`connector` module exposes its class as `CONNECTOR`."""
 from __future__ import annotations
 
 import importlib
@@ -13,7 +14,7 @@ VENDORS = ("connectwise", "autotask", "halopsa", "atera", "ninjaone", "datto_bcd
 def connector_class(vendor: str) -> type[Connector]:
     if vendor not in VENDORS:
         raise KeyError(f"unknown vendor {vendor!r}")
-    return importlib.import_module(f"{__package__}.{vendor}").CONNECTOR
+    return importlib.import_module(f"{__package__}.{vendor}.connector").CONNECTOR
 
 
 def make_connector(vendor: str, base_url: str, credentials: dict, http: VendorHttp) -> Connector:

@@ -1,0 +1,438 @@
+"""Atera simulator: API v3 under `/api/v3`, in memory.
+
+Shapes follow Atera's Swagger (docs/vendors.md section 4): `X-API-KEY` authentication, PascalCase
+records, `{items, totalItemCount, page, itemsInPage, totalPages, prevLink, nextLink}` list
+envelopes paged by `page` / `itemsInPage` (clamped to the endpoint's maximum), ASP.NET-style
+error bodies (`{"Message": ...}`, plus `ModelState` for validation), `{ActionID}` answers to
+writes. Alerts can be resolved (`PUT`, 204) and deleted (`DELETE`, 204) as the real API allows,
+although Vectis offers neither (the public docs' matrix).
+
+`GET /tickets/lastmodified?date=` lists the tickets modified since `date` (default: today). The
+modification time is kept beside the ticket (the DTO has no such field): a seeded ticket was last
+modified at its latest dated event, any write stamps it now. A deleted ticket stays, in status
+"Deleted", out of the default ticket list. Tests change objects vendor-side with `touch_ticket`,
+`delete_ticket`, `archive_contact`, `archive_alert` and `remove`.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import math
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..simkit import Simulator
+
+ROOT = "/api/v3"
+PRIORITIES = ("Low", "Medium", "High", "Critical")
+TYPES = ("Incident", "Problem", "Request", "Change")
+EDITABLE = ("TicketTitle", "TicketStatus", "TicketType", "TicketPriority", "TicketImpact",
+            "TechnicianContactID", "TechnicianEmail")
+
+
+def now_text() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def message(status: int, text: str, **extra) -> web.Response:
+    return web.json_response({"Message": text, **extra}, status=status)
+
+
+def invalid(field: str, text: str) -> web.Response:
+    return message(400, "The request is invalid.", ModelState={field: [text]})
+
+
+class AteraSimulator(Simulator):
+    vendor = "atera"
+    root = ROOT
+
+    def __init__(self) -> None:
+        self.credentials = {"api_key": secrets.token_hex(16), "technician_email": "tech@msp.example"}
+        self.technicians: dict[int, dict] = {1: {"TechnicianContactID": 1, "Email": "tech@msp.example",
+                                                 "FirstName": "Sam", "LastName": "Tech"}}
+        self.customers: dict[int, dict] = {}
+        self.contacts: dict[int, dict] = {}
+        self.tickets: dict[int, dict] = {}
+        self.comments: dict[int, list[dict]] = {}
+        self.alerts: dict[int, dict] = {}
+        self.agents: dict[int, dict] = {}
+        self.contracts: dict[int, dict] = {}
+        self.invoices: dict[int, dict] = {}
+        self.log: list[dict] = []
+        self.modified: dict[int, datetime] = {}       # ticket id -> last modification (UTC)
+        self._ids = {"ticket": 5000, "contact": 900, "comment": 0}
+        super().__init__()
+
+    # --- set-up -------------------------------------------------------------------------------
+    def routes(self, router: web.UrlDispatcher) -> None:
+        self.app.middlewares.append(self._record)
+        r, ticket, alert = ROOT, ROOT + r"/tickets/{id:\d+}", ROOT + r"/alerts/{id:\d+}"
+        router.add_get(f"{r}/customers", self._lister("customers", 500))
+        router.add_get(f"{r}/contacts", self.list_contacts)
+        router.add_get(f"{r}/tickets", self.list_tickets)
+        router.add_get(f"{r}/tickets/lastmodified", self.list_modified_tickets)
+        router.add_post(f"{r}/tickets", self.create_ticket)
+        router.add_get(ticket, self.get_ticket)
+        router.add_put(ticket, self.update_ticket)
+        router.add_post(ticket, self.update_ticket)       # Atera accepts POST for updates too
+        router.add_get(ticket + "/comments", self.list_comments)
+        router.add_post(ticket + "/comments", self.add_comment)
+        router.add_get(f"{r}/alerts", self.list_alerts)
+        router.add_get(alert, self.get_alert)
+        router.add_put(alert, self.resolve_alert)
+        router.add_delete(alert, self.delete_alert)
+        router.add_get(f"{r}/agents", self._lister("agents", 500))
+        router.add_get(f"{r}/contracts", self._lister("contracts", 500))
+        router.add_get(f"{r}/billing/invoices", self._lister("invoices", 500))
+
+    def seed(self, *, customers=(), contacts=(), tickets=(), comments=(), alerts=(), agents=(),
+             contracts=(), invoices=(), technicians=()) -> None:
+        """Plain Atera-shaped records (PascalCase, ids in `<Kind>ID`)."""
+        for row in customers:
+            self.customers[int(row["CustomerID"])] = dict(row)
+        for row in contacts:
+            self.contacts[int(row["EndUserID"])] = self._contact(dict(row))
+        for row in tickets:
+            ticket = {"TicketStatus": "Open", "TicketPriority": "Medium", "TicketType": "Incident",
+                      "TicketCreatedDate": now_text(), **row}
+            ticket.setdefault("TicketNumber", str(ticket["TicketID"]))
+            self.tickets[int(ticket["TicketID"])] = ticket
+            self.comments.setdefault(int(ticket["TicketID"]), [])
+        for row in comments:                           # each names its TicketID
+            row = dict(row)
+            self.comments.setdefault(int(row.pop("TicketID")), []).append(row)
+        for row in alerts:
+            self.alerts[int(row["AlertID"])] = {"Archived": False, "ArchivedDate": None, **row}
+        for row in agents:
+            self.agents[int(row["AgentID"])] = dict(row)
+        for row in contracts:
+            self.contracts[int(row["ContractID"])] = dict(row)
+        for row in invoices:
+            self.invoices[int(row["InvoiceNumber"])] = dict(row)
+        for row in technicians:
+            self.technicians[int(row["TechnicianContactID"])] = dict(row)
+        for ticket_id, ticket in self.tickets.items():
+            if ticket_id not in self.modified:
+                self.modified[ticket_id] = self._last_event(ticket)
+        # New objects continue after the seeded ids, as the vendor's own numbering would.
+        self._ids["ticket"] = max([self._ids["ticket"], *self.tickets])
+        self._ids["contact"] = max([self._ids["contact"], *self.contacts])
+
+    def state(self) -> dict:
+        return {"customers": list(self.customers.values()), "contacts": list(self.contacts.values()),
+                "tickets": list(self.tickets.values()),
+                "comments": {str(k): v for k, v in self.comments.items()},
+                "alerts": list(self.alerts.values()), "log": self.log}
+
+    # --- vendor-side changes (tests) ------------------------------------------------------------
+    def touch_ticket(self, ticket_id: int, **changes) -> dict:
+        """Change a ticket as a technician would in Atera's UI (e.g. `TicketStatus="Closed"`)."""
+        ticket = self.tickets[int(ticket_id)]
+        ticket.update(changes)
+        if "TicketStatus" in changes:
+            self._status_changed(ticket)
+        self.modified[int(ticket_id)] = datetime.now(UTC)
+        return ticket
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        self.touch_ticket(ticket_id, TicketStatus="Deleted")
+
+    def archive_contact(self, contact_id: int) -> None:
+        self.contacts[int(contact_id)]["Archived"] = True
+
+    def archive_alert(self, alert_id: int) -> None:
+        alert = self.alerts[int(alert_id)]
+        alert.update(Archived=True, ArchivedDate=alert.get("ArchivedDate") or now_text())
+
+    def remove(self, kind: str, vendor_id: int) -> None:
+        """Delete a customer, agent, alert, contract or invoice (`kind` names the attribute)."""
+        getattr(self, kind).pop(int(vendor_id))
+
+    async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        key = request.headers.get("X-API-KEY", "")
+        if not hmac.compare_digest(key, self.credentials["api_key"]):
+            return message(401, "Authorization has been denied for this request.")
+        return None
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.path.startswith(ROOT):
+            body = None
+            if request.can_read_body:
+                try:
+                    body = json.loads(await request.text())
+                except ValueError:
+                    body = None
+            self.log.append({"method": request.method, "path": request.path,
+                             "params": dict(request.query), "body": body})
+        return await handler(request)
+
+    # --- lists --------------------------------------------------------------------------------
+    def _lister(self, attr: str, limit: int):
+        async def handler(request: web.Request) -> web.Response:
+            return _page(request, list(getattr(self, attr).values()), limit)
+        return handler
+
+    async def list_contacts(self, request: web.Request) -> web.Response:
+        wanted = request.query.get("searchOptions.email", "").lower()
+        rows = [c for c in self.contacts.values() if wanted in str(c.get("Email") or "").lower()]
+        return _page(request, rows, 500)
+
+    async def list_tickets(self, request: web.Request) -> web.Response:
+        q, rows = request.query, list(self.tickets.values())
+        if q.get("customerId"):
+            customer = _int(q["customerId"])
+            rows = [t for t in rows if t.get("CustomerID") == customer]
+        wanted = str(q.get("ticketStatus") or "").lower()
+        if wanted:
+            rows = [t for t in rows if str(t.get("TicketStatus")).lower() == wanted]
+        else:                       # deleted tickets are listed only when asked for
+            rows = [t for t in rows if str(t.get("TicketStatus")).lower() != "deleted"]
+        return _page(request, rows, 50)
+
+    async def list_modified_tickets(self, request: web.Request) -> web.Response:
+        text = request.query.get("date")
+        try:
+            since = datetime.fromisoformat(text.replace("Z", "+00:00")) if text else \
+                datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        except ValueError:
+            return invalid("date", f"The value '{text}' is not valid.")
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+        rows = [t for ticket_id, t in self.tickets.items() if self.modified.get(ticket_id, since) >= since]
+        return _page(request, rows, 50)
+
+    async def get_ticket(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(int(request.match_info["id"]))
+        if ticket is None:
+            return message(404, f"Ticket {request.match_info['id']} was not found.")
+        return web.json_response(ticket)
+
+    async def list_comments(self, request: web.Request) -> web.Response:
+        ticket_id = int(request.match_info["id"])
+        if ticket_id not in self.tickets:
+            return message(404, f"Ticket {ticket_id} was not found.")
+        return _page(request, self.comments.get(ticket_id, []), 50)
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        rows, status = list(self.alerts.values()), request.query.get("alertStatus")
+        if status == "Open":
+            rows = [a for a in rows if not a.get("Archived")]
+        elif status == "Resolved":
+            rows = [a for a in rows if a.get("Archived")]
+        elif status == "Snoozed":
+            rows = [a for a in rows if a.get("SnoozedEndDate")]
+        elif status:
+            return invalid("alertStatus", f"The value '{status}' is not valid.")
+        return _page(request, rows, 50)
+
+    async def get_alert(self, request: web.Request) -> web.Response:
+        alert = self.alerts.get(int(request.match_info["id"]))
+        return web.json_response(alert) if alert else message(404, "Alert was not found.")
+
+    # --- writes -------------------------------------------------------------------------------
+    async def create_ticket(self, request: web.Request) -> web.Response:
+        body = await _object(request)
+        for field in ("TicketTitle", "Description"):
+            if not str(body.get(field) or "").strip():
+                return invalid(f"ticket.{field}", f"The {field} field is required.")
+        problem = _enum_problem(body)
+        if problem is not None:
+            return problem
+        if body.get("EndUserID"):
+            contact = self.contacts.get(_int(body["EndUserID"]))
+            if contact is None:
+                return message(400, f"End user {body['EndUserID']} was not found.")
+        elif body.get("EndUserEmail") and body.get("EndUserFirstName"):
+            contact = self._contact_for(body)
+            if contact is None:
+                return message(400, "No customer matches the new end user's e-mail domain.")
+        else:
+            return message(400, "An end user is required: EndUserID, or EndUserFirstName, "
+                                 "EndUserLastName and EndUserEmail.")
+        self._ids["ticket"] += 1
+        ticket_id, stamp = self._ids["ticket"], now_text()
+        customer = self.customers.get(contact["CustomerID"], {})
+        self.tickets[ticket_id] = {
+            "TicketID": ticket_id, "TicketTitle": body["TicketTitle"], "TicketNumber": str(ticket_id),
+            "TicketPriority": body.get("TicketPriority") or "Medium",
+            "TicketImpact": body.get("TicketImpact") or "NoImpact",
+            "TicketStatus": body.get("TicketStatus") or "Open", "TicketSource": "API",
+            "TicketType": body.get("TicketType") or "Incident",
+            "EndUserID": contact["EndUserID"], "EndUserEmail": contact.get("Email"),
+            "EndUserFirstName": contact.get("Firstname"), "EndUserLastName": contact.get("Lastname"),
+            "EndUserPhone": contact.get("Phone"), "TicketResolvedDate": None,
+            "TicketCreatedDate": stamp, "FirstComment": body["Description"],
+            "LastEndUserComment": body["Description"], "LastEndUserCommentTimestamp": stamp,
+            "LastTechnicianComment": None, "LastTechnicianCommentTimestamp": None,
+            "CustomerID": contact["CustomerID"], "CustomerName": customer.get("CustomerName"),
+            "TechnicianContactID": body.get("TechnicianContactID"), "TechnicianEmail": body.get("TechnicianEmail"),
+        }
+        # The description is the end user's opening comment of the conversation.
+        self.modified[ticket_id] = datetime.now(UTC)
+        self.comments[ticket_id] = [{"Date": stamp, "Comment": body["Description"],
+                                     "EndUserID": contact["EndUserID"], "TechnicianContactID": None,
+                                     "Email": contact.get("Email"), "FirstName": contact.get("Firstname"),
+                                     "LastName": contact.get("Lastname"), "IsInternal": False}]
+        return web.json_response({"ActionID": ticket_id}, status=201)
+
+    async def update_ticket(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(int(request.match_info["id"]))
+        if ticket is None:
+            return message(404, f"Ticket {request.match_info['id']} was not found.")
+        body = await _object(request)
+        problem = _enum_problem(body)
+        if problem is not None:
+            return problem
+        if "TicketStatus" in body and not str(body["TicketStatus"] or "").strip():
+            return invalid("ticket.TicketStatus", "The TicketStatus field is invalid.")
+        ticket.update({k: body[k] for k in EDITABLE if k in body})
+        self._status_changed(ticket)
+        self.modified[int(ticket["TicketID"])] = datetime.now(UTC)
+        return web.json_response({"ActionID": ticket["TicketID"]})
+
+    async def add_comment(self, request: web.Request) -> web.Response:
+        ticket_id = int(request.match_info["id"])
+        ticket = self.tickets.get(ticket_id)
+        if ticket is None:
+            return message(404, f"Ticket {ticket_id} was not found.")
+        body = await _object(request)
+        text = str(body.get("CommentText") or "")
+        if not text.strip():
+            return invalid("parameters.CommentText", "The CommentText field is required.")
+        stamp = body.get("CommentTimestampUTC") or now_text()
+        tech, user = body.get("TechnicianCommentDetails"), body.get("EnduserCommentDetails")
+        if isinstance(tech, dict):
+            who = self._technician(tech)
+            if who is None:
+                return message(400, "Technician was not found.")
+            comment = {"Date": stamp, "Comment": text, "EndUserID": None,
+                       "TechnicianContactID": who["TechnicianContactID"], "Email": who.get("Email"),
+                       "FirstName": who.get("FirstName"), "LastName": who.get("LastName"),
+                       "IsInternal": bool(tech.get("IsInternal"))}
+            ticket.update(LastTechnicianComment=text, LastTechnicianCommentTimestamp=stamp)
+        elif isinstance(user, dict) and _int(user.get("EnduserId") or 0) in self.contacts:
+            contact = self.contacts[_int(user["EnduserId"])]
+            comment = {"Date": stamp, "Comment": text, "EndUserID": contact["EndUserID"],
+                       "TechnicianContactID": None, "Email": contact.get("Email"),
+                       "FirstName": contact.get("Firstname"), "LastName": contact.get("Lastname"),
+                       "IsInternal": False}
+            ticket.update(LastEndUserComment=text, LastEndUserCommentTimestamp=stamp)
+        else:
+            return message(400, "TechnicianCommentDetails or EnduserCommentDetails is required.")
+        self.comments.setdefault(ticket_id, []).append(comment)
+        self.modified[ticket_id] = datetime.now(UTC)
+        self._ids["comment"] += 1
+        return web.json_response({"ActionID": self._ids["comment"]}, status=201)
+
+    async def resolve_alert(self, request: web.Request) -> web.Response:
+        alert = self.alerts.get(int(request.match_info["id"]))
+        if alert is None:
+            return message(404, "Alert was not found.")
+        alert.update(Archived=True, ArchivedDate=alert.get("ArchivedDate") or now_text())
+        return web.Response(status=204)
+
+    async def delete_alert(self, request: web.Request) -> web.Response:
+        if self.alerts.pop(int(request.match_info["id"]), None) is None:
+            return message(404, "Alert was not found.")
+        return web.Response(status=204)
+
+    # --- helpers ------------------------------------------------------------------------------
+    @staticmethod
+    def _status_changed(ticket: dict) -> None:
+        if str(ticket["TicketStatus"]).lower() in ("resolved", "closed"):
+            ticket["TicketResolvedDate"] = ticket.get("TicketResolvedDate") or now_text()
+        elif str(ticket["TicketStatus"]).lower() != "deleted":
+            ticket["TicketResolvedDate"] = None
+
+    def _last_event(self, ticket: dict) -> datetime:
+        dates = [ticket.get("TicketCreatedDate"), ticket.get("TicketResolvedDate"),
+                 *(c.get("Date") for c in self.comments.get(int(ticket["TicketID"]), ()))]
+        return max((_utc(d) for d in dates if d), default=datetime.now(UTC))
+
+    def _contact(self, row: dict) -> dict:
+        customer = self.customers.get(int(row.get("CustomerID") or 0), {})
+        row.setdefault("CustomerName", customer.get("CustomerName"))
+        row.setdefault("IsContactPerson", False)
+        row.setdefault("Archived", False)
+        row.setdefault("CreatedOn", now_text())
+        return row
+
+    def _contact_for(self, body: dict) -> dict | None:
+        """An existing end user with that e-mail, else a new one under the customer whose
+        domain matches the address."""
+        email = str(body["EndUserEmail"]).strip()
+        for contact in self.contacts.values():
+            if str(contact.get("Email") or "").lower() == email.lower():
+                return contact
+        domain = email.rpartition("@")[2].lower()
+        customer = next((c for c in self.customers.values()
+                         if str(c.get("Domain") or "").lower() == domain), None)
+        if customer is None:
+            return None
+        self._ids["contact"] += 1
+        contact = self._contact({"EndUserID": self._ids["contact"], "CustomerID": customer["CustomerID"],
+                                 "Firstname": body["EndUserFirstName"],
+                                 "Lastname": body.get("EndUserLastName") or "", "Email": email})
+        self.contacts[contact["EndUserID"]] = contact
+        return contact
+
+    def _technician(self, details: dict) -> dict | None:
+        if details.get("TechnicianId"):
+            return self.technicians.get(_int(details["TechnicianId"]))
+        email = str(details.get("TechnicianEmail") or "").lower()
+        return next((t for t in self.technicians.values()
+                     if email and str(t.get("Email") or "").lower() == email), None)
+
+
+def _page(request: web.Request, rows: list, limit: int) -> web.Response:
+    q = request.query
+    page = max(1, _int(q.get("page", "1")))
+    size = min(max(1, _int(q.get("itemsInPage", "20"))), limit)
+    total = len(rows)
+    pages = math.ceil(total / size)
+
+    def link(number: int) -> str:
+        return str(request.url.update_query(page=number, itemsInPage=size))
+
+    return web.json_response({"items": rows[(page - 1) * size: page * size], "totalItemCount": total,
+                              "page": page, "itemsInPage": size, "totalPages": pages,
+                              "prevLink": link(page - 1) if page > 1 else "",
+                              "nextLink": link(page + 1) if page < pages else ""})
+
+
+def _enum_problem(body: dict) -> web.Response | None:
+    if "TicketPriority" in body and body["TicketPriority"] not in PRIORITIES:
+        return invalid("ticket.TicketPriority", f"Error converting value \"{body['TicketPriority']}\".")
+    if "TicketType" in body and body["TicketType"] not in TYPES:
+        return invalid("ticket.TicketType", f"Error converting value \"{body['TicketType']}\".")
+    return None
+
+
+async def _object(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text=json.dumps({"Message": "The request is invalid."}),
+                                 content_type="application/json")
+    return body
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise web.HTTPBadRequest(text=json.dumps({"Message": "The request is invalid."}),
+                                 content_type="application/json") from None
+
+
+SIMULATOR = AteraSimulator

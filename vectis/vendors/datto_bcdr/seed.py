@@ -1,0 +1,58 @@
+"""Seeding the Datto BCDR simulator from one source's canonical documents."""
+from __future__ import annotations
+
+import hashlib
+
+from ..simseed import Batch, as_utc, epoch, live_alerts, utc_text
+
+# One appliance per customer protects that customer's jobs; a job is an agent (a device image)
+# or, without a device (the Microsoft 365 job), a share.
+DATTO_RESULT = {"success": "success", "warning": "success", "failed": "failure", "running": "inProgress"}
+
+
+def appliance_serial(customer_id: str) -> str:
+    return hashlib.sha256(customer_id.encode()).hexdigest()[:12].upper()   # 12 hex like a MAC
+
+
+def datto_asset(job: dict, volume: str) -> dict:
+    status, error = job["last_status"], job.get("last_error")
+    backups = [{"status": DATTO_RESULT[status], "timestamp": epoch(job.get("last_run_at")),
+                "errorMessage": error if status == "failed" else None,
+                "localVerification": {"errors": [{"errorType": "verification", "errorMessage": error}]
+                                      if status == "warning" and error else []}}]
+    if job.get("last_success_at") and job["last_success_at"] != job.get("last_run_at"):
+        backups.append({"status": "success", "timestamp": epoch(job["last_success_at"]),
+                        "errorMessage": None, "localVerification": {"errors": []}})
+    return {"name": job["name"].split(" - ")[0], "volume": volume,
+            "type": "agent" if job.get("asset_id") else "share", "isPaused": False,
+            "isArchived": False, "lastSnapshot": epoch(job.get("last_success_at")),
+            "backups": backups}   # newest first, as Datto lists them
+
+
+def seed(sim, batch: Batch) -> None:
+    assets: dict[str, list[dict]] = {}
+    jobs = batch.get("backup_jobs")
+    for doc, volume in batch.vendor_ids("assets", jobs, numeric=False):
+        assets.setdefault(doc["customer_id"], []).append(datto_asset(doc, volume))
+    devices = []
+    for customer_id in sorted(assets):
+        name = batch.customers.get(customer_id, {}).get("name", customer_id)
+        runs = [as_utc(j["last_run_at"]) for j in jobs if j["customer_id"] == customer_id and j.get("last_run_at")]
+        devices.append({
+            "serialNumber": appliance_serial(customer_id), "name": f"{name} SIRIS",
+            "clientCompanyName": name, "hidden": False, "activeTickets": 0,
+            "lastSeenDate": utc_text(max(runs), suffix="+00:00") if runs else None,
+            "localStorageUsed": {"size": round(sum(j.get("size_gb") or 0 for j in jobs
+                                                   if j["customer_id"] == customer_id), 1), "units": "GB"}})
+    alerts: dict[str, list[dict]] = {}
+    for doc, vendor_id in batch.vendor_ids("alerts", live_alerts(batch)):
+        if doc["customer_id"] not in assets:       # no appliance of that customer to raise it
+            batch.counts["skipped_alerts"] += 1
+            continue
+        alerts.setdefault(appliance_serial(doc["customer_id"]), []).append({
+            "id": vendor_id, "type": "backup", "message": doc.get("message"), "title": doc["title"],
+            "dateTriggered": utc_text(doc["created_at"], suffix="+00:00")})
+    batch.seeded("assets", [asset for items in assets.values() for asset in items])
+    batch.seeded("alerts", [alert for items in alerts.values() for alert in items])
+    sim.seed(devices=batch.seeded("devices", devices), alerts=alerts,
+             assets={appliance_serial(customer_id): items for customer_id, items in assets.items()})

@@ -1,0 +1,422 @@
+"""HaloPSA simulator: the instance root (`/auth/token`, `/api/...`), in memory.
+
+Shapes follow Halo's API (docs/vendors.md section 3): OAuth2 client credentials at `/auth/token`
+(`?tenant=` for hosted instances), Bearer tokens on `/api`, array upserts on `POST /api/Tickets`
+and `POST /api/Actions`, and `{record_count, <resource>: [...]}` list envelopes with
+`pageinate/page_no/page_size` paging. Validation problems answer 400 with a plain-text message,
+unknown ids 404. `expire_tokens()` revokes every issued token, as an expiry or a key rotation
+on the vendor side would.
+
+Tickets carry `last_update` (any change, including a new action) and answer the changed-since
+filter `lastupdatefromdate`; deleted tickets leave the default list and are listed with
+`deleted=true`. Tests change objects vendor-side with `touch_ticket`, `delete_ticket`,
+`delete_client`, `deactivate_user`, `delete_contract` and `delete_invoice`.
+"""
+from __future__ import annotations
+
+import copy
+import hmac
+import json
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from ..simkit import Simulator
+
+DEFAULT_STATUSES = [
+    {"id": 1, "name": "New", "type": "open", "shortname": "NEW"},
+    {"id": 2, "name": "In Progress", "type": "open", "shortname": "INP"},
+    {"id": 3, "name": "Action Required", "type": "open", "shortname": "ACT"},
+    {"id": 4, "name": "Waiting on User", "type": "open", "shortname": "WAI"},
+    {"id": 8, "name": "Resolved", "type": "open", "shortname": "RES"},
+    {"id": 9, "name": "Closed", "type": "closed", "shortname": "CLO"},
+]
+TICKET_FIELDS = ("summary", "details", "client_id", "site_id", "user_id", "user_name", "user_email",
+                 "status_id", "priority_id", "tickettype_id", "agent_id", "team")
+
+
+def now_text() -> str:
+    """Halo writes UTC dates without an offset, to the millisecond."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+class HaloPSASimulator(Simulator):
+    vendor = "halopsa"
+
+    def __init__(self, *, tenant: str | None = "simtenant", token_lifetime: int = 3600) -> None:
+        self.tenant = tenant
+        self.token_lifetime = token_lifetime
+        self.credentials: dict[str, str] = {"client_id": "vectis-sim",
+                                            "client_secret": secrets.token_urlsafe(24)}
+        if tenant:
+            self.credentials["tenant"] = tenant
+        self.tokens: dict[str, float] = {}            # access token -> expiry (epoch seconds)
+        self.statuses = copy.deepcopy(DEFAULT_STATUSES)
+        self.clients: dict[int, dict] = {}
+        self.users: dict[int, dict] = {}
+        self.tickets: dict[int, dict] = {}
+        self.actions: dict[int, list[dict]] = {}      # ticket id -> actions (ids per ticket)
+        self.assets: list[dict] = []
+        self.contracts: list[dict] = []
+        self.invoices: list[dict] = []
+        self.log: list[dict] = []                     # every authenticated /api request
+        self._next_ticket = 1000
+        super().__init__()
+
+    # --- set-up -------------------------------------------------------------------------------
+    def routes(self, router: web.UrlDispatcher) -> None:
+        self.app.middlewares.append(self._record)
+        router.add_post("/auth/token", self.token)
+        router.add_get("/api/authinfo", self.authinfo)
+        router.add_get("/api/Status", self.list_statuses)
+        router.add_get("/api/Client", self.list_clients)
+        router.add_get("/api/Users", self.list_users)
+        router.add_get("/api/Tickets", self.list_tickets)
+        router.add_post("/api/Tickets", self.post_tickets)
+        router.add_get("/api/Tickets/{id}", self.get_ticket)
+        router.add_get("/api/Actions", self.list_actions)
+        router.add_post("/api/Actions", self.post_actions)
+        router.add_get("/api/Asset", self.list_assets)
+        router.add_get("/api/ClientContract", self.list_contracts)
+        router.add_get("/api/Invoice", self.list_invoices)
+
+    def public_paths(self) -> tuple[str, ...]:
+        return (r"/auth/token", r"/api/authinfo")
+
+    def seed(self, *, clients=(), users=(), tickets=(), actions=(), assets=(), contracts=(),
+             invoices=(), statuses=None) -> None:
+        """Plain Halo-shaped records; missing bookkeeping fields are filled in."""
+        if statuses is not None:
+            self.statuses = [dict(s) for s in statuses]
+        for client in clients:
+            self.clients[int(client["id"])] = {"inactive": False, **client}
+        for user in users:
+            self.users[int(user["id"])] = dict(user)
+        for ticket in tickets:
+            self._store_ticket(dict(ticket))
+        for action in actions:
+            self._store_action(dict(action))
+        self.assets += [dict(a) for a in assets]
+        self.contracts += [dict(c) for c in contracts]
+        self.invoices += [dict(i) for i in invoices]
+
+    def expire_tokens(self) -> None:
+        self.tokens.clear()
+
+    # --- vendor-side changes (tests) ------------------------------------------------------------
+    def touch_ticket(self, ticket_id: int, **changes) -> dict:
+        """Change a ticket as an agent would in Halo's UI (e.g. `status_id=9`): `last_update`
+        moves, so the changed-since filter finds it."""
+        ticket = self.tickets[int(ticket_id)]
+        self._apply(ticket, changes)
+        return ticket
+
+    def delete_ticket(self, ticket_id: int) -> None:
+        """Halo keeps a deleted ticket (listed with `deleted=true`) and stamps the change."""
+        ticket = self.tickets[int(ticket_id)]
+        ticket["deleted"] = True
+        ticket["last_update"] = now_text()
+
+    def delete_client(self, client_id: int) -> None:
+        self.clients.pop(int(client_id))
+
+    def deactivate_user(self, user_id: int) -> None:
+        self.users[int(user_id)]["inactive"] = True
+
+    def delete_contract(self, contract_id: int) -> None:
+        self.contracts = [c for c in self.contracts if c.get("id") != int(contract_id)]
+
+    def delete_invoice(self, invoice_id: int) -> None:
+        self.invoices = [i for i in self.invoices if i.get("id") != int(invoice_id)]
+
+    def state(self) -> dict:
+        return {"clients": list(self.clients.values()), "users": list(self.users.values()),
+                "tickets": list(self.tickets.values()),
+                "actions": {str(k): v for k, v in self.actions.items()}, "log": self.log}
+
+    # --- authentication -----------------------------------------------------------------------
+    async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        expiry = self.tokens.get(token)
+        if expiry is None or expiry < time.time():
+            return web.Response(status=401, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+        return None
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        good = (form.get("client_id") == self.credentials["client_id"]
+                and hmac.compare_digest(str(form.get("client_secret", "")),
+                                        self.credentials["client_secret"])
+                and (not self.tenant or request.query.get("tenant") == self.tenant))
+        if not good:
+            return web.json_response({"error": "invalid_client"}, status=400)
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = time.time() + self.token_lifetime
+        return web.json_response({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": self.token_lifetime,
+                                  "scope": form.get("scope") or "all"})
+
+    async def authinfo(self, request: web.Request) -> web.Response:
+        root = f"{request.scheme}://{request.host}"
+        return web.json_response({"auth_url": f"{root}/auth", "tenant_id": self.tenant or ""})
+
+    @web.middleware
+    async def _record(self, request: web.Request, handler) -> web.StreamResponse:
+        if request.path.startswith("/api/"):
+            body = None
+            if request.can_read_body:
+                try:
+                    body = json.loads(await request.text())
+                except ValueError:
+                    body = None
+            self.log.append({"method": request.method, "path": request.path,
+                             "params": dict(request.query), "body": body})
+        return await handler(request)
+
+    # --- lists --------------------------------------------------------------------------------
+    async def list_statuses(self, request: web.Request) -> web.Response:
+        return web.json_response(self.statuses)
+
+    async def list_clients(self, request: web.Request) -> web.Response:
+        q = request.query
+        rows = [c for c in self.clients.values()
+                if (_truthy(q.get("includeinactive")) or not c.get("inactive"))
+                and q.get("search", "").lower() in str(c.get("name", "")).lower()]
+        return _paged(request, "clients", rows)
+
+    async def list_users(self, request: web.Request) -> web.Response:
+        q = request.query
+        rows = [u for u in self.users.values()
+                if (_truthy(q.get("includeinactive")) or not u.get("inactive"))
+                and q.get("search", "").lower() in str(u.get("name", "")).lower()]
+        if q.get("client_id"):
+            wanted = _int(q["client_id"], "client_id")
+            rows = [u for u in rows if u.get("client_id") == wanted]
+        return _paged(request, "users", rows)
+
+    async def list_tickets(self, request: web.Request) -> web.Response:
+        q = request.query
+        closed_ids = {s["id"] for s in self.statuses if s.get("type") == "closed"}
+        deleted = _truthy(q.get("deleted"))
+        rows = [t for t in self.tickets.values() if bool(t.get("deleted")) == deleted]
+        if q.get("lastupdatefromdate"):
+            floor = _when(q["lastupdatefromdate"], "lastupdatefromdate")
+            rows = [t for t in rows if _when(t["last_update"], "last_update") >= floor]
+        if _truthy(q.get("open_only")):
+            rows = [t for t in rows if t["status_id"] not in closed_ids]
+        if _truthy(q.get("closed_only")):
+            rows = [t for t in rows if t["status_id"] in closed_ids]
+        for key in ("client_id", "status_id", "agent_id"):
+            if q.get(key):
+                wanted = _int(q[key], key)
+                rows = [t for t in rows if t.get(key) == wanted]
+        order = q.get("order", "id")
+        if order not in ("id", "dateoccurred"):
+            return _bad(f"Invalid order field {order}")
+        rows.sort(key=lambda t: t.get(order) or 0, reverse=_truthy(q.get("orderdesc")))
+        if not _truthy(q.get("includedetails")):      # list rows carry no details by default
+            rows = [{k: v for k, v in t.items() if k != "details"} for t in rows]
+        return _paged(request, "tickets", rows, max_size=100)
+
+    async def get_ticket(self, request: web.Request) -> web.Response:
+        ticket = self.tickets.get(_int(request.match_info["id"], "id"))
+        if ticket is None:
+            return web.Response(status=404, text="Ticket not found")
+        return web.json_response(ticket)
+
+    async def list_actions(self, request: web.Request) -> web.Response:
+        q = request.query
+        if not q.get("ticket_id"):
+            return _bad("ticket_id is required")
+        rows = self.actions.get(_int(q["ticket_id"], "ticket_id"), [])
+        if _truthy(q.get("excludeprivate")):
+            rows = [a for a in rows if not a.get("hiddenfromuser")]
+        return web.json_response({"record_count": len(rows), "actions": rows})
+
+    async def list_assets(self, request: web.Request) -> web.Response:
+        return _paged(request, "assets", _by_client(request, self.assets))
+
+    async def list_contracts(self, request: web.Request) -> web.Response:
+        return _paged(request, "contracts", _by_client(request, self.contracts))
+
+    async def list_invoices(self, request: web.Request) -> web.Response:
+        return _paged(request, "invoices", _by_client(request, self.invoices))
+
+    # --- writes -------------------------------------------------------------------------------
+    async def post_tickets(self, request: web.Request) -> web.Response:
+        items = await _array(request)
+        for item in items:                 # validate all before changing anything
+            problem = self._ticket_problem(item)
+            if problem is not None:
+                return problem
+        saved = []
+        for item in items:
+            if item.get("id"):
+                ticket = self.tickets[int(item["id"])]
+                self._apply(ticket, {k: item[k] for k in TICKET_FIELDS if k in item})
+            else:
+                ticket = self._store_ticket({k: item[k] for k in TICKET_FIELDS if k in item})
+            saved.append(ticket)
+        return web.json_response(saved, status=201)
+
+    def _ticket_problem(self, item: Any) -> web.Response | None:
+        if not isinstance(item, dict):
+            return _bad("Each ticket must be an object")
+        status_ids = {s["id"] for s in self.statuses}
+        if item.get("id"):
+            if _int_or_none(item["id"]) not in self.tickets:
+                return web.Response(status=404, text=f"Ticket {item['id']} not found")
+        else:
+            if not str(item.get("summary") or "").strip():
+                return _bad("Please enter a summary")
+            if _int_or_none(item.get("client_id")) not in self.clients:
+                return _bad("Please select a valid client")
+        if "status_id" in item and item["status_id"] not in status_ids:
+            return _bad(f"Invalid status_id {item['status_id']}")
+        if "priority_id" in item and item["priority_id"] not in (1, 2, 3, 4):
+            return _bad(f"Invalid priority_id {item['priority_id']}")
+        if item.get("user_id") and _int_or_none(item["user_id"]) not in self.users:
+            return _bad(f"Invalid user_id {item['user_id']}")
+        return None
+
+    async def post_actions(self, request: web.Request) -> web.Response:
+        items = await _array(request)
+        status_ids = {s["id"] for s in self.statuses}
+        for item in items:
+            if not isinstance(item, dict):
+                return _bad("Each action must be an object")
+            if _int_or_none(item.get("ticket_id")) not in self.tickets:
+                return web.Response(status=404, text=f"Ticket {item.get('ticket_id')} not found")
+            if not str(item.get("note") or "").strip() and item.get("new_status") is None:
+                return _bad("Please enter a note")
+            if item.get("new_status") is not None and item["new_status"] not in status_ids:
+                return _bad(f"Invalid new_status {item['new_status']}")
+        return web.json_response([self._store_action(dict(item)) for item in items], status=201)
+
+    # --- state helpers ------------------------------------------------------------------------
+    def _store_ticket(self, ticket: dict) -> dict:
+        if not ticket.get("id"):
+            self._next_ticket += 1
+            ticket["id"] = self._next_ticket
+        self._next_ticket = max(self._next_ticket, int(ticket["id"]))
+        stamp = now_text()
+        ticket.setdefault("status_id", 1)
+        ticket.setdefault("priority_id", 3)
+        ticket.setdefault("tickettype_id", 1)
+        ticket.setdefault("dateoccurred", stamp)
+        ticket.setdefault("lastactiondate", ticket["dateoccurred"])
+        ticket.setdefault("last_update", ticket["lastactiondate"])
+        ticket.setdefault("dateclosed", None)
+        client = self.clients.get(ticket.get("client_id"), {})
+        ticket.setdefault("client_name", client.get("name"))
+        user = self.users.get(ticket.get("user_id") or 0)
+        if user is not None:
+            ticket.setdefault("user_name", user.get("name"))
+            ticket.setdefault("user_email", user.get("emailaddress"))
+        elif ticket.get("user_email"):     # Halo matches the reporter to a user by e-mail
+            match = next((u for u in self.users.values()
+                          if str(u.get("emailaddress", "")).lower() == ticket["user_email"].lower()), None)
+            if match is not None:
+                ticket.update(user_id=match["id"], user_name=match.get("name"))
+        self.tickets[int(ticket["id"])] = ticket
+        self.actions.setdefault(int(ticket["id"]), [])
+        return ticket
+
+    def _store_action(self, action: dict) -> dict:
+        ticket_id = int(action["ticket_id"])
+        existing = self.actions.setdefault(ticket_id, [])
+        action.setdefault("id", 1 + max((a["id"] for a in existing), default=0))
+        action.setdefault("datetime", now_text())
+        action.setdefault("who", "API")
+        action.setdefault("outcome", "Note")
+        action.setdefault("hiddenfromuser", False)
+        existing.append(action)
+        ticket = self.tickets.get(ticket_id)
+        if ticket is not None:
+            ticket["lastactiondate"] = action["datetime"]
+            # A seeded (older) action must not make the ticket look changed now.
+            if _when(action["datetime"], "datetime") > _when(ticket["last_update"], "last_update"):
+                ticket["last_update"] = action["datetime"]
+            if action.get("new_status") is not None:
+                self._apply(ticket, {"status_id": action["new_status"]})
+        return action
+
+    def _apply(self, ticket: dict, changes: dict) -> None:
+        ticket.update(changes)
+        closed = {s["id"] for s in self.statuses if s.get("type") == "closed"}
+        if "status_id" in changes:
+            ticket["dateclosed"] = (ticket.get("dateclosed") or now_text()) \
+                if changes["status_id"] in closed else None
+        ticket["lastactiondate"] = ticket["last_update"] = now_text()
+
+
+def _paged(request: web.Request, key: str, rows: list, max_size: int | None = None) -> web.Response:
+    q = request.query
+    out: dict[str, Any] = {"record_count": len(rows)}
+    if _truthy(q.get("pageinate")):
+        size = max(1, _int(q.get("page_size", "50"), "page_size"))
+        size = min(size, max_size) if max_size else size
+        page = max(1, _int(q.get("page_no", "1"), "page_no"))
+        rows = rows[(page - 1) * size: page * size]
+        out.update(page_no=page, page_size=size)
+    elif q.get("count"):
+        rows = rows[: max(0, _int(q["count"], "count"))]
+    out[key] = rows
+    return web.json_response(out)
+
+
+def _by_client(request: web.Request, rows: list[dict]) -> list[dict]:
+    if not request.query.get("client_id"):
+        return list(rows)
+    wanted = _int(request.query["client_id"], "client_id")
+    return [r for r in rows if r.get("client_id") == wanted]
+
+
+async def _array(request: web.Request) -> list:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise web.HTTPBadRequest(text="The request body is not valid JSON") from None
+    if not isinstance(body, list) or not body:
+        raise web.HTTPBadRequest(text="Expected a non-empty array")
+    return body
+
+
+def _bad(message: str) -> web.Response:
+    return web.Response(status=400, text=message)
+
+
+def _truthy(value: str | None) -> bool:
+    return str(value or "").lower() in ("true", "1", "yes")
+
+
+def _int(value: Any, name: str) -> int:
+    number = _int_or_none(value)
+    if number is None:
+        raise web.HTTPBadRequest(text=f"Invalid value for {name}")
+    return number
+
+
+def _when(value: Any, name: str) -> datetime:
+    """A Halo date (UTC, usually without an offset) as a naive UTC datetime."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"Invalid value for {name}") from None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+SIMULATOR = HaloPSASimulator

@@ -1,0 +1,224 @@
+"""NinjaOne simulator: client-credentials token endpoint, `/v2` lists (organizations, devices,
+alerts, backup jobs) and the two alert writes (reset with activity data, DELETE).
+
+Shapes follow ../shared/docs/vendors.md §5: organizations and devices (`/v2/devices` and
+`/v2/devices-detailed`, which here hold the same objects) are bare arrays paged by `pageSize` +
+`after` (last id seen); alerts are a bare array; backup jobs use a named cursor and answer
+`{cursor:{name, offset, count, expires}, results}`. Tests change objects vendor-side with
+`touch_device`, `remove_device`, `touch_alert`, `clear_alert` and `add_backup_job`.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from ..simkit import Simulator
+
+SCOPES = {"monitoring", "management", "control", "offline_access"}
+
+
+def _failure(status: int, message: str) -> web.Response:
+    return web.json_response({"resultCode": "FAILURE", "errorMessage": message,
+                              "incidentId": str(uuid.uuid4())}, status=status)
+
+
+class NinjaOneSimulator(Simulator):
+    vendor = "ninjaone"
+
+    def __init__(self, client_id: str = "ninja-client", client_secret: str | None = None,
+                 token_ttl: int = 3600) -> None:
+        self.credentials = {"client_id": client_id,
+                            "client_secret": client_secret or secrets.token_urlsafe(24)}
+        self.token_ttl = token_ttl              # expires_in of the tokens handed out
+        self.tokens: dict[str, float] = {}      # access token -> wall-clock expiry
+        self.organizations: dict[int, dict] = {}
+        self.devices: dict[int, dict] = {}
+        self.alerts: dict[str, dict] = {}       # uid -> alert, in creation order
+        self.backup_jobs: list[dict] = []
+        self.resets: dict[str, list[dict]] = {}  # uid -> activity data bodies received
+        self.requests: list[dict] = []          # writes received: {method, path, body}
+        self.token_requests: list[dict] = []    # {grant_type, client_id, scope}, never secrets
+        self._cursors: dict[str, dict] = {}
+        super().__init__()
+
+    # --- seeding and control ------------------------------------------------------------------
+    def seed(self, organizations=(), devices=(), alerts=(), backup_jobs=()) -> None:
+        for org in organizations:
+            self.organizations[int(org["id"])] = dict(org)
+        for device in devices:
+            self.devices[int(device["id"])] = dict(device)
+        now = time.time()
+        for alert in alerts:
+            item = {"createTime": now, "updateTime": now, **alert}
+            item.setdefault("uid", str(uuid.uuid4()))
+            self.alerts[item["uid"]] = item
+        self.backup_jobs.extend(dict(job) for job in backup_jobs)
+
+    def touch_device(self, device_id: int, **changes) -> dict:
+        """Change a device as its agent or a technician would (e.g. `offline=True`)."""
+        device = self.devices[int(device_id)]
+        device.update(changes)
+        return device
+
+    def remove_device(self, device_id: int) -> None:
+        self.devices.pop(int(device_id))
+
+    def touch_alert(self, uid: str, **changes) -> dict:
+        alert = self.alerts[uid]
+        alert.update(changes)
+        alert["updateTime"] = time.time()
+        return alert
+
+    def clear_alert(self, uid: str) -> None:
+        """The condition cleared (or was reset in the console): NinjaOne stops listing it."""
+        self.alerts.pop(uid)
+
+    def add_backup_job(self, **job) -> dict:
+        item = {"jobId": str(uuid.uuid4()), **job}
+        self.backup_jobs.append(item)
+        return item
+
+    def invalidate_tokens(self) -> None:
+        """Revoke every issued token (as a credential rotation or server restart would)."""
+        self.tokens.clear()
+
+    def state(self) -> dict:
+        return {"organizations": list(self.organizations.values()),
+                "devices": list(self.devices.values()), "alerts": list(self.alerts.values()),
+                "backup_jobs": self.backup_jobs, "resets": self.resets,
+                "requests": self.requests, "token_requests": self.token_requests,
+                "tokens": len(self.tokens)}
+
+    # --- auth ---------------------------------------------------------------------------------
+    def public_paths(self) -> tuple[str, ...]:
+        return (r"/ws/oauth/token",)
+
+    async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        expiry = self.tokens.get(token)
+        if expiry is None or expiry <= time.time():
+            return web.json_response({"error": "invalid_token",
+                                      "error_description": "Access token is invalid or expired"},
+                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+        return None
+
+    # --- routes -------------------------------------------------------------------------------
+    def routes(self, router: web.UrlDispatcher) -> None:
+        router.add_post("/ws/oauth/token", self.token)
+        router.add_get("/v2/organizations", self.list_organizations)
+        router.add_get("/v2/devices", self.list_devices)
+        router.add_get("/v2/devices-detailed", self.list_devices)
+        router.add_get("/v2/device/{id}", self.get_device)
+        router.add_get("/v2/alerts", self.list_alerts)
+        router.add_post("/v2/alert/{uid}/reset", self.reset_alert)
+        router.add_delete("/v2/alert/{uid}", self.delete_alert)
+        router.add_get("/v2/backup/jobs", self.list_backup_jobs)
+
+    async def token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.token_requests.append({k: form.get(k) for k in ("grant_type", "client_id", "scope")})
+        if form.get("grant_type") != "client_credentials":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        if (form.get("client_id") != self.credentials["client_id"]
+                or not secrets.compare_digest(str(form.get("client_secret", "")),
+                                              self.credentials["client_secret"])):
+            return web.json_response({"error": "invalid_client",
+                                      "error_description": "Bad client credentials"}, status=401)
+        scopes = set(str(form.get("scope", "")).split())
+        if not scopes or not scopes <= SCOPES:
+            return web.json_response({"error": "invalid_scope"}, status=400)
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = time.time() + self.token_ttl
+        return web.json_response({"access_token": token, "token_type": "Bearer",
+                                  "expires_in": self.token_ttl, "scope": " ".join(sorted(scopes))})
+
+    async def list_organizations(self, request: web.Request) -> web.Response:
+        return self._keyset(request, self.organizations)
+
+    async def list_devices(self, request: web.Request) -> web.Response:
+        return self._keyset(request, self.devices)
+
+    async def get_device(self, request: web.Request) -> web.Response:
+        raw = request.match_info["id"]
+        device = self.devices.get(int(raw)) if raw.isdigit() else None
+        if device is None:
+            return _failure(404, f"Device {raw} not found")
+        return web.json_response(device)
+
+    async def list_alerts(self, request: web.Request) -> web.Response:
+        source = request.query.get("sourceType")
+        items = [a for a in self.alerts.values() if not source or a.get("sourceType") == source]
+        return web.json_response(items)
+
+    async def reset_alert(self, request: web.Request) -> web.StreamResponse:
+        uid = request.match_info["uid"]
+        try:
+            body = await request.json() if request.can_read_body else {}
+        except json.JSONDecodeError:
+            return _failure(400, "Malformed JSON body")
+        if not isinstance(body, dict):
+            return _failure(400, "Activity data must be a JSON object")
+        self.requests.append({"method": "POST", "path": request.path, "body": body})
+        alert = self.alerts.get(uid)
+        if alert is None:
+            return _failure(404, f"Alert {uid} not found")
+        # Reset keeps the alert listed; the change shows in status and updateTime.
+        alert["status"] = "ACKNOWLEDGED"
+        alert["updateTime"] = time.time()
+        self.resets.setdefault(uid, []).append(body)
+        return web.Response(status=204)
+
+    async def delete_alert(self, request: web.Request) -> web.StreamResponse:
+        uid = request.match_info["uid"]
+        self.requests.append({"method": "DELETE", "path": request.path, "body": None})
+        if self.alerts.pop(uid, None) is None:
+            return _failure(404, f"Alert {uid} not found")
+        return web.Response(status=204)
+
+    async def list_backup_jobs(self, request: web.Request) -> web.Response:
+        size = _page_size(request.query.get("pageSize"), 1, 10000)
+        if size is None:
+            return _failure(400, "pageSize must be an integer between 1 and 10000")
+        name = request.query.get("cursor")
+        if name:
+            cursor = self._cursors.get(name)
+            if cursor is None or cursor["expires"] <= time.time():
+                return _failure(400, "Unknown or expired cursor")
+        else:
+            # A cursor pins the result set, so later pages do not shift while jobs come in.
+            include = request.query.get("include", "active")
+            items = [j for j in self.backup_jobs if include == "all"
+                     or (include == "deleted") == bool(j.get("deleted"))]
+            name = uuid.uuid4().hex
+            cursor = self._cursors[name] = {"items": items, "offset": 0,
+                                            "expires": time.time() + 300}
+        page = cursor["items"][cursor["offset"]:cursor["offset"] + size]
+        cursor["offset"] += len(page)
+        return web.json_response({"cursor": {"name": name, "offset": cursor["offset"],
+                                             "count": len(page), "expires": cursor["expires"]},
+                                  "results": page})
+
+    def _keyset(self, request: web.Request, table: dict[int, Any]) -> web.Response:
+        size = _page_size(request.query.get("pageSize"), 1, 10000)
+        after = request.query.get("after", "0")
+        if size is None or not after.lstrip("-").isdigit():
+            return _failure(400, "pageSize and after must be integers")
+        items = [table[k] for k in sorted(table) if k > int(after)][:size]
+        return web.json_response(items)
+
+
+def _page_size(raw: str | None, low: int, high: int) -> int | None:
+    if raw is None:
+        return high
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        return None
+    return int(raw)
+
+
+SIMULATOR = NinjaOneSimulator
