@@ -16,8 +16,30 @@ from vectis.config import Config, load_config, with_secrets
 from vectis.embedded_db import EmbeddedDatabase
 from vectis.runtime import start_http, start_metrics_http
 from vectis.storage import Storage, make_client
+from vectis.vendors import simkit
 
 from .support.http import client_session
+from .support.vendor_contracts import check_exchange
+
+
+@pytest.fixture(autouse=True)
+def vendor_contracts(request):
+    """Every exchange with an in-process vendor simulator during the test is held to that
+    vendor's published-API contract (tests/support/vendor_contracts.py). A test that feeds a
+    simulator a deliberately off-contract answer (a vendor misbehaving) says so with
+    `@pytest.mark.off_contract("why")`."""
+    problems: list[str] = []
+
+    def observe(exchange):
+        problems.extend(check_exchange(exchange))
+
+    simkit.EXCHANGE_OBSERVERS.append(observe)
+    yield
+    simkit.EXCHANGE_OBSERVERS.remove(observe)
+    if problems and request.node.get_closest_marker("off_contract") is None:
+        unique = list(dict.fromkeys(problems))
+        pytest.fail("vendor contract broken:\n  " + "\n  ".join(unique[:20])
+                    + (f"\n  (+{len(unique) - 20} more)" if len(unique) > 20 else ""), pytrace=False)
 
 
 @pytest.fixture(scope="session")

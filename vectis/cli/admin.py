@@ -162,16 +162,58 @@ async def seed_data(storage: Storage, config: Config, args) -> str:
     return json.dumps(inserted)
 
 
+def source_settings(source: dict) -> dict:
+    """name -> {value, default, help, set}: every setting the source's vendor declares, with the
+    value in force (the source's own, else the default; None = asked of the vendor)."""
+    from ..vendors.registry import VENDORS, connector_class
+    if source.get("vendor") not in VENDORS:
+        return {}
+    chosen = source.get("settings") or {}
+    return {s.name: {"value": chosen.get(s.name, s.default), "default": s.default,
+                     "set": s.name in chosen, "help": s.help}
+            for s in connector_class(source["vendor"]).settings}
+
+
+def _settings_text(settings: dict) -> str:
+    shown = [f"{name}={'(asked of the vendor)' if v['value'] is None else v['value']}"
+             f"{'' if v['set'] else ' (default)'}" for name, v in settings.items()]
+    return "; ".join(shown) or "-"
+
+
 async def list_sources(storage: Storage, config: Config, args) -> str:
     await _tenant_or_fail(storage, args.slug)
     sources = await storage.sources.list(args.slug)
     rows = [{"id": s["_id"], "kind": s["kind"], "vendor": s["vendor"], "status": s["status"],
-             "base_url": s.get("base_url")} for s in sources]
+             "base_url": s.get("base_url"), "settings": source_settings(s)} for s in sources]
     if args.json:
         return json.dumps(rows)
     lines = [f"{r['id']:<22} {r['kind']:<7} {r['vendor']:<12} {r['status']:<10} {r['base_url'] or '-'}"
-             for r in rows]
+             f"\n{'':<22} settings: {_settings_text(r['settings'])}" for r in rows]
     return "\n".join(lines) if lines else "(no sources)"
+
+
+def _setting_changes(source: dict, pairs: list[str]) -> dict:
+    """`NAME=VALUE` pairs checked against the vendor's settings: name -> parsed value, or None
+    for `NAME=` (back to the default)."""
+    from ..vendors.base import check_settings
+    from ..vendors.registry import connector_class
+    declared = connector_class(source["vendor"]).settings
+    changes: dict = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise AdminError(f"--setting takes NAME=VALUE, not {pair!r}")
+        changes[name.strip()] = value
+    try:
+        # A reset is checked by name only: its placeholder value is never stored.
+        parsed = check_settings(source["vendor"], declared,
+                                {k: v for k, v in changes.items() if v != ""})
+        unknown = [k for k, v in changes.items() if v == "" and k not in {s.name for s in declared}]
+        if unknown:
+            check_settings(source["vendor"], declared, {unknown[0]: "x"})
+    except ValueError as exc:
+        raise AdminError(str(exc)) from None
+    return {name: parsed.get(name) for name in changes}
 
 
 async def connect_source(storage: Storage, config: Config, args) -> str:
@@ -185,6 +227,16 @@ async def connect_source(storage: Storage, config: Config, args) -> str:
     source = await storage.sources.get(args.slug, args.source_id)
     if source is None:
         raise AdminError(f"no source {args.source_id!r} in {args.slug} (see list-sources)")
+    changes = _setting_changes(source, args.setting or [])
+    if args.base_url is None:
+        if args.credentials_stdin or not changes:
+            raise AdminError("give --base-url with --credentials-stdin to connect the source, "
+                             "or --setting NAME=VALUE to change its settings")
+        updated = await storage.sources.set_settings(args.slug, args.source_id, changes)
+        return json.dumps({"source_id": args.source_id, "vendor": source["vendor"],
+                           "settings": source_settings(updated or source)}, default=str)
+    if not args.credentials_stdin:
+        raise AdminError("--base-url needs --credentials-stdin (the source's credentials as JSON)")
     parts = urlsplit(args.base_url)
     if parts.scheme not in ("https", "http") or not parts.netloc or parts.query or parts.fragment:
         raise AdminError("--base-url must be an http(s) URL without query or fragment")
@@ -199,8 +251,11 @@ async def connect_source(storage: Storage, config: Config, args) -> str:
         raise AdminError("standard input must be a JSON object of string credentials")
     connections = Connections(storage, decode_key(config.encryption_key), VendorHttp())
     await connections.connect(args.slug, args.source_id, args.base_url.rstrip("/"), credentials)
+    if changes:
+        source = await storage.sources.set_settings(args.slug, args.source_id, changes) or source
     return json.dumps({"source_id": args.source_id, "vendor": source["vendor"],
-                       "base_url": args.base_url.rstrip("/"), "status": "connected"})
+                       "base_url": args.base_url.rstrip("/"), "status": "connected",
+                       "settings": source_settings(source)}, default=str)
 
 
 async def sync_now(storage: Storage, config: Config, args) -> str:
@@ -311,11 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=list_sources)
 
     p = sub.add_parser("connect-source", help="set a source's API URL and its credentials "
-                                              "(a JSON object on standard input, stored encrypted)")
+                                              "(a JSON object on standard input, stored encrypted), "
+                                              "and/or its vendor settings")
     p.add_argument("slug")
     p.add_argument("source_id")
-    p.add_argument("--base-url", required=True)
-    p.add_argument("--credentials-stdin", action="store_true", required=True)
+    p.add_argument("--base-url")
+    p.add_argument("--credentials-stdin", action="store_true")
+    p.add_argument("--setting", action="append", metavar="NAME=VALUE",
+                   help="a vendor setting (list-sources shows them); NAME= restores the default")
     p.set_defaults(run=connect_source)
 
     p = sub.add_parser("sync-now", help="sync a tenant's sources now (or one with --source)")

@@ -38,5 +38,16 @@ class SourceRepository:
                       "status": "connected", "updated_at": datetime.now(UTC)}})
         return result.matched_count == 1
 
+    async def set_settings(self, slug: str, source_id: str, changes: dict) -> dict | None:
+        """Apply `changes` to the source's vendor settings in one update: a value sets a setting,
+        None puts it back to its default. Returns the source after the update."""
+        sets = {f"settings.{k}": v for k, v in changes.items() if v is not None}
+        unsets = {f"settings.{k}": "" for k, v in changes.items() if v is None}
+        update: dict = {"$set": {"updated_at": datetime.now(UTC), **sets}}
+        if unsets:
+            update["$unset"] = unsets
+        result = await self._sources(slug).update_one({"_id": source_id}, update)
+        return await self.get(slug, source_id) if result.matched_count == 1 else None
+
     async def insert(self, slug: str, doc: dict) -> None:
         await self._sources(slug).insert_one(doc)

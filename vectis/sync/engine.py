@@ -156,7 +156,7 @@ class SyncEngine:
         except LeaseLost:
             raise
         except VendorError as exc:
-            error = exc.describe()
+            error = exc.describe(slug, source["_id"])
         except Exception as exc:  # a mapping bug must not stop the other entities or sources
             log.error("sync of %s/%s %s failed", slug, source["_id"], entity, exc_info=True)
             error = f"internal error: {type(exc).__name__}"

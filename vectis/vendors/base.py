@@ -44,6 +44,41 @@ def floor_second(value: datetime) -> datetime:
 
 
 @dataclass(frozen=True)
+class SourceSetting:
+    """A choice that legitimately differs between tenants of one vendor (the status that closes a
+    ticket, the ticket type, the queue): stored on the source, shown by `admin list-sources`, set
+    with `admin connect-source ... --setting NAME=VALUE`. `None` as default means "ask the vendor"
+    (e.g. the board's first closed status)."""
+    name: str
+    help: str
+    default: str | int | None = None
+    kind: type = str                  # str or int
+
+    def parse(self, value: Any) -> str | int:
+        if self.kind is int:
+            if isinstance(value, bool) or not str(value).strip().lstrip("-").isdigit():
+                raise ValueError(f"{self.name} must be a whole number, not {value!r}")
+            return int(value)
+        text = str(value).strip()
+        if not text:
+            raise ValueError(f"{self.name} must not be empty")
+        return text
+
+
+def check_settings(vendor: str, declared: tuple[SourceSetting, ...], values: dict | None) -> dict:
+    """`values` parsed against the vendor's declared settings; unknown names are refused, so a
+    typo never silently leaves the default in force."""
+    known = {s.name: s for s in declared}
+    out = {}
+    for name, value in (values or {}).items():
+        if name not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise ValueError(f"{vendor} has no setting {name!r} (its settings: {names})")
+        out[name] = known[name].parse(value)
+    return out
+
+
+@dataclass(frozen=True)
 class TicketDraft:
     company_ref: str                  # the vendor's id of the customer (customer.refs for this source)
     subject: str
@@ -107,11 +142,23 @@ class Connector:
     kind: ClassVar[str]                           # psa | rmm | backup
     verbs: ClassVar[frozenset[str]] = frozenset()
     missing: ClassVar[dict[str, str]] = {}        # verb -> the documented reason it is absent
+    settings: ClassVar[tuple[SourceSetting, ...]] = ()
+    # What each verb really does at this vendor, in its terms: shown in tools/list's vendor
+    # matrix and docs/writes.md (e.g. NinjaOne's "acknowledge" resets the condition).
+    effects: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
+    def __init__(self, base_url: str, credentials: dict, http: VendorHttp,
+                 settings: dict | None = None):
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.http = http
+        self.chosen = check_settings(self.vendor, self.settings, settings)
+
+    def setting(self, name: str) -> Any:
+        """The source's value of a declared setting, else its default."""
+        if name in self.chosen:
+            return self.chosen[name]
+        return next(s.default for s in self.settings if s.name == name)
 
     # --- the three steps --------------------------------------------------------------------
     async def plan(self, verb: str, draft) -> list[VendorCall]:

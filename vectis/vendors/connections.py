@@ -47,4 +47,5 @@ class Connections:
                                 "(no endpoint or credentials stored)")
         plain = crypto.decrypt_text(self._key, slug, credentials_purpose(source["_id"]),
                                     source["credentials_encrypted"])
-        return make_connector(source["vendor"], source["base_url"], json.loads(plain), self.http)
+        return make_connector(source["vendor"], source["base_url"], json.loads(plain), self.http,
+                              source.get("settings"))

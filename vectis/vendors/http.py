@@ -174,7 +174,8 @@ def retry_after_seconds(value: str | None) -> float | None:
 def _error_text(response: VendorResponse) -> str:
     body = response.body
     if isinstance(body, dict):
-        for key in ("message", "error_description", "error", "Message", "errors", "title"):
+        for key in ("message", "errorMessage", "error_description", "detail", "error", "Message",
+                    "errors", "title"):
             if body.get(key):
                 body = body[key]
                 break

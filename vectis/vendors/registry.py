@@ -17,5 +17,12 @@ def connector_class(vendor: str) -> type[Connector]:
     return importlib.import_module(f"{__package__}.{vendor}.connector").CONNECTOR
 
 
-def make_connector(vendor: str, base_url: str, credentials: dict, http: VendorHttp) -> Connector:
-    return connector_class(vendor)(base_url, credentials, http)
+# How each vendor is named to operators and in error messages.
+DISPLAY_NAMES = {"connectwise": "ConnectWise PSA", "autotask": "Autotask", "halopsa": "HaloPSA",
+                 "atera": "Atera", "ninjaone": "NinjaOne", "datto_bcdr": "Datto BCDR",
+                 "kaseya_vsax": "Kaseya VSA X", "ncentral": "N-central"}
+
+
+def make_connector(vendor: str, base_url: str, credentials: dict, http: VendorHttp,
+                   settings: dict | None = None) -> Connector:
+    return connector_class(vendor)(base_url, credentials, http, settings)

@@ -98,7 +98,7 @@ class WriteDispatcher:
             if req.dry_run:
                 calls = await resolved.connector.plan(resolved.verb, resolved.draft)
         except (ToolError, VerbUnsupported, VendorError) as exc:
-            message = exc.describe() if isinstance(exc, VendorError) else str(exc)
+            message = exc.describe(req.slug) if isinstance(exc, VendorError) else str(exc)
             await self._write_row(req, "error", None, {"reason": message[:300]}, started)
             return WriteOutcome("error", message=message, retryable=isinstance(exc, VendorError))
         if req.dry_run:
@@ -128,7 +128,7 @@ class WriteDispatcher:
                         await self._storage.idempotency.mark_uncertain(req.slug, record_id, owner)
                         await self._finish_row(req, row, "error", {"reason": "recovery lookup failed",
                                                                    "vendor_status": exc.status}, started)
-                        return WriteOutcome("error", message=exc.describe() + " (while checking "
+                        return WriteOutcome("error", message=exc.describe(req.slug, resolved.source["_id"]) + " (while checking "
                                             "whether an earlier attempt already took effect)")
         return await self._dispatch(req, ctx, action, resolved, row, record_id, owner, recovered,
                                     started)
@@ -181,7 +181,7 @@ class WriteDispatcher:
             await self._finish_row(req, row, "error", {"vendor_status": exc.status,
                                                        "retry_safe": exc.retry_safe,
                                                        "reason": str(exc)[:300]}, started)
-            return WriteOutcome("error", message=exc.describe())
+            return WriteOutcome("error", message=exc.describe(req.slug, resolved.source["_id"]))
         except VerbUnsupported as exc:
             if record_id is not None:
                 await repo.release(req.slug, record_id, owner)

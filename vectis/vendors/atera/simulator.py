@@ -161,7 +161,7 @@ class AteraSimulator(Simulator):
     async def _record(self, request: web.Request, handler) -> web.StreamResponse:
         if request.path.startswith(ROOT):
             body = None
-            if request.can_read_body:
+            if request.body_exists:
                 try:
                     body = json.loads(await request.text())
                 except ValueError:

@@ -67,8 +67,8 @@ class AutotaskConnector(AutotaskReader, Connector):
         "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
         "contracts": "incremental", "invoices": "snapshot"}
 
-    def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
-        super().__init__(base_url, credentials, http)
+    def __init__(self, base_url: str, credentials: dict, http: VendorHttp, settings=None):
+        super().__init__(base_url, credentials, http, settings)
         self._fields: dict[str, dict[str, dict]] = {}   # entity -> field name -> field info
 
     async def auth_headers(self) -> dict[str, str]:

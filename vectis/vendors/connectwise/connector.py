@@ -54,8 +54,8 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
         "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
         "contracts": "incremental", "invoices": "incremental"}
 
-    def __init__(self, base_url: str, credentials: dict, http: VendorHttp):
-        super().__init__(base_url, credentials, http)
+    def __init__(self, base_url: str, credentials: dict, http: VendorHttp, settings=None):
+        super().__init__(base_url, credentials, http, settings)
         # Read-only look-ups cached for this connector's lifetime.
         self._board_id: int | None = None
         self._priorities: list[dict] | None = None

@@ -49,8 +49,8 @@ class HaloPSA(HaloPSARead, Connector):
     verbs = frozenset({"create_ticket", "add_note", "close_ticket"})
     missing: dict[str, str] = {}      # the public docs list no absent verb for HaloPSA
 
-    def __init__(self, base_url, credentials, http):
-        super().__init__(base_url, credentials, http)
+    def __init__(self, base_url, credentials, http, settings=None):
+        super().__init__(base_url, credentials, http, settings)
         self._statuses: list[dict] | None = None
         self._token_lock = asyncio.Lock()
 

@@ -170,7 +170,7 @@ class HaloPSASimulator(Simulator):
     async def _record(self, request: web.Request, handler) -> web.StreamResponse:
         if request.path.startswith("/api/"):
             body = None
-            if request.can_read_body:
+            if request.body_exists:
                 try:
                     body = json.loads(await request.text())
                 except ValueError:

@@ -51,8 +51,8 @@ class NCentralConnector(NCentralRead, Connector):
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot"}
 
-    def __init__(self, base_url, credentials, http):
-        super().__init__(base_url, credentials, http)
+    def __init__(self, base_url, credentials, http, settings=None):
+        super().__init__(base_url, credentials, http, settings)
         self._lock: asyncio.Lock | None = None
 
     # --- auth ---------------------------------------------------------------------------------

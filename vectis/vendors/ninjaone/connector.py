@@ -44,8 +44,8 @@ class NinjaOneConnector(NinjaOneRead, Connector):
     # skip one, so what it lacks is gone (docs/sync.md).
     SNAPSHOT_STABLE: ClassVar[frozenset[str]] = frozenset({"assets", "alerts"})
 
-    def __init__(self, base_url, credentials, http):
-        super().__init__(base_url, credentials, http)
+    def __init__(self, base_url, credentials, http, settings=None):
+        super().__init__(base_url, credentials, http, settings)
         self._lock: asyncio.Lock | None = None
 
     # --- auth ---------------------------------------------------------------------------------

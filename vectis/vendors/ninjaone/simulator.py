@@ -159,7 +159,7 @@ class NinjaOneSimulator(Simulator):
     async def reset_alert(self, request: web.Request) -> web.StreamResponse:
         uid = request.match_info["uid"]
         try:
-            body = await request.json() if request.can_read_body else {}
+            body = await request.json() if request.body_exists else {}
         except json.JSONDecodeError:
             return _failure(400, "Malformed JSON body")
         if not isinstance(body, dict):
