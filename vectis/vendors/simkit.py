@@ -172,7 +172,11 @@ class Simulator:
             if not EXCHANGE_OBSERVERS:
                 return await self._serve(request, handler)
             body = await request.read()      # aiohttp keeps it, so the handler reads it again
-            response = await self._serve(request, handler)
+            try:
+                response = await self._serve(request, handler)
+            except web.HTTPException as refusal:   # no route, wrong method, a handler's raise
+                self._observe(request, body, refusal)
+                raise
             self._observe(request, body, response)
             return response
         finally:
