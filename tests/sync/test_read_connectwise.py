@@ -255,7 +255,7 @@ async def test_incremental_read_returns_only_what_changed_with_the_new_values(en
     agreement = min(env.sim.agreements)
     env.sim.update("agreements", agreement, agreementStatus="Cancelled", cancelledFlag=True)
     invoice = next(i for i, v in env.sim.invoices.items() if v["status"]["name"] == "Sent")
-    env.sim.update("invoices", invoice, status={"name": "Paid"}, balance=0)
+    env.sim.update("invoices", invoice, status={"id": 3, "name": "Paid"}, balance=0)
 
     changed = await read_all(env.connector, "tickets", last_run)
     assert set(changed) == {open_ticket.external_id, quiet_ticket.external_id}

@@ -3,12 +3,20 @@ closing by moving the ticket to the board's closed status.
 
 Base URL: `https://{host}/{codebase}/apis/3.0` (`discover_base_url` reads the codebase from the
 unauthenticated companyinfo look-up). Auth: Basic `company+public:private` plus the integration's
-`clientId` header on every call. Credentials: company_id, public_key, private_key, client_id,
-and optionally board_id (otherwise the first active service board is used).
+`clientId` header on every call. Credentials: company_id, public_key, private_key, client_id.
+
+Per-source settings: `board_id` (the service board new tickets go to; default: the first active
+board that is not a project board) and `closed_status` (the board status, by name or id, that
+closes a ticket; default: the status named "Closed", else a closed status that is not a
+cancel/void-like one). A board may have several closed statuses ("Closed", "Cancelled",
+"Completed"); which one a ticket gets is what CW reports and SLAs see, so it is never chosen by id.
+The vendor contract is `contract.json` beside this module.
 """
 from __future__ import annotations
 
 import base64
+import logging
+import re
 from datetime import datetime
 from typing import ClassVar
 
@@ -17,6 +25,7 @@ from ..base import (
     CloseDraft,
     Connector,
     NoteDraft,
+    SourceSetting,
     TicketDraft,
     VendorCall,
     VerbResult,
@@ -30,6 +39,12 @@ from .reader import ConnectWiseReader
 
 SUMMARY_MAX = 100                  # CW rejects longer summaries
 PAGE_SIZE = 1000                   # CW's maximum pageSize
+# Closed statuses that record a ticket as not done: never chosen as the default closing status.
+NOT_DONE = re.compile(r"cancel|void|duplicate|spam|merge|reject|abandon", re.I)
+# After "Closed", names that mean the work is done, in order of preference.
+DONE_NAMES = ("resolved", "completed", "complete")
+log = logging.getLogger(__name__)
+
 async def discover_base_url(http: VendorHttp, host: str, company_id: str) -> str:
     """`https://{host}/{codebase}apis/3.0` from `GET /login/companyinfo/{companyId}`.
     `host` may carry a scheme (the simulator is plain http)."""
@@ -49,6 +64,24 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
     kind = "psa"
     verbs = frozenset(TICKET_VERBS)
     missing: dict[str, str] = {}   # the public matrix lists no absent tools for ConnectWise
+    settings: ClassVar[tuple[SourceSetting, ...]] = (
+        SourceSetting("board_id", "service board id new tickets are filed on (default: the first "
+                      "active board that is not a project board)", kind=int),
+        SourceSetting("closed_status", "board status, by name or id, that closes a ticket "
+                      "(default: the status named 'Closed', else a closed status that is not "
+                      "cancel/void-like)"),
+    )
+    effects: ClassVar[dict[str, str]] = {
+        "create_ticket": "POST /service/tickets: a service ticket on the source's board with the "
+                         "board's default status; the description becomes its first Discussion "
+                         "note",
+        "add_note": "POST /service/tickets/{id}/notes: a Discussion note (detailDescriptionFlag, "
+                    "shown to the customer as the board allows) or an Internal note "
+                    "(internalAnalysisFlag)",
+        "close_ticket": "an optional Resolution note, then PATCH status/id to the board's closing "
+                        "status (setting closed_status, default 'Closed'); CW sets closedFlag, "
+                        "closedDate and closedBy",
+    }
     # Every CW record carries `_info.lastUpdated`, which `conditions` can filter on.
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
@@ -69,6 +102,13 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
                 "Accept": "application/json"}
 
     # --- look-ups ---------------------------------------------------------------------------
+    async def _write(self, call: VendorCall, *, idempotent: bool, what: str):
+        """Send a write; a 400 becomes an error that names CW's field errors and the next step."""
+        response = await self.send(call, idempotent=idempotent, accept=(400,))
+        if response.status == 400:
+            raise invalid_object(what, response.body)
+        return response
+
     async def _get(self, path: str, params: dict | None = None):
         return (await self.send(VendorCall("GET", path, params=params), idempotent=True)).body
 
@@ -90,14 +130,21 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
 
     async def board_id(self) -> int:
         if self._board_id is None:
-            if self.credentials.get("board_id"):
-                self._board_id = int(self.credentials["board_id"])
+            chosen = self.setting("board_id") or self.credentials.get("board_id")
+            if chosen:
+                self._board_id = int(chosen)
             else:
-                boards = await self._all("/service/boards", "inactiveFlag=false")
+                # A project board's tickets are project work, not service requests.
+                boards = await self._all("/service/boards",
+                                         "inactiveFlag=false and projectFlag=false")
                 if not boards:
-                    raise VendorError(self.vendor, "no active service board to file tickets on",
-                                      retry_safe=True)
+                    raise VendorError(
+                        self.vendor, "no active service board (other than project boards) to "
+                        "file tickets on", retry_safe=True,
+                        hint="choose the board with `{connect} --setting board_id=<id>`")
                 self._board_id = int(boards[0]["id"])
+                log.info("connectwise: no board_id setting, filing tickets on board %s (%s)",
+                         self._board_id, boards[0].get("name"))
         return self._board_id
 
     async def priority_id(self, priority: str) -> int | None:
@@ -116,12 +163,45 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
         board = int(ticket["board"]["id"])
         if board not in self._closed_status:
             statuses = await self._all(f"/service/boards/{board}/statuses")
-            closed = [s for s in statuses if s.get("closedStatus") and not s.get("inactive")]
-            if not closed:
-                raise VendorError(self.vendor, f"board {board} has no active closed status",
-                                  retry_safe=True)
-            self._closed_status[board] = int(closed[0]["id"])
+            self._closed_status[board] = int(self._closing_status(board, statuses)["id"])
         return self._closed_status[board]
+
+    def _closing_status(self, board: int, statuses: list[dict]) -> dict:
+        """The board status a close moves the ticket to: the `closed_status` setting (a name or
+        an id), else "Closed", else a done-like closed status, else one that is not
+        cancel/void-like; never chosen by id order ("Cancelled" may have the lowest id)."""
+        closed = [s for s in statuses if s.get("closedStatus") and not s.get("inactive")]
+        wanted = self.setting("closed_status")
+        if wanted is not None:
+            text = str(wanted).strip()
+            found = next((s for s in closed if str(s.get("id")) == text), None) or next(
+                (s for s in closed if str(s.get("name", "")).strip().lower() == text.lower()),
+                None)
+            if found is None:
+                raise self._no_closing_status(
+                    board, closed, f"board {board} has no active closed status {text!r} "
+                    "(setting closed_status)")
+            return found
+        ordered = sorted(closed, key=lambda s: (s.get("sortOrder") or 0, s["id"]))
+        done = [s for s in ordered if not NOT_DONE.search(str(s.get("name", "")))]
+        for test in ([lambda s: str(s.get("name", "")).strip().lower() == "closed"]
+                     + [lambda s, n=name: str(s.get("name", "")).strip().lower() == n
+                        for name in DONE_NAMES]
+                     + [lambda s: s.get("escalationStatus") == "Resolved", lambda s: True]):
+            found = next((s for s in done if test(s)), None)
+            if found is not None:
+                return found
+        raise self._no_closing_status(
+            board, closed, f"board {board} has no active closed status that is not a "
+            "cancel/void-like one" if closed else f"board {board} has no active closed status")
+
+    def _no_closing_status(self, board: int, closed: list[dict], message: str) -> VendorError:
+        names = ", ".join(f"{s.get('name')!r} (id {s['id']})" for s in closed) or "none"
+        return VendorError(
+            self.vendor, message, retry_safe=True,
+            hint=f"the closed statuses of board {board} are: {names}; choose the one Vectis "
+                 "closes with by `{connect} --setting closed_status=<name or id>` (or add a "
+                 "closed status to the board in ConnectWise)")
 
     # --- create_ticket ----------------------------------------------------------------------
     async def _plan_create_ticket(self, draft: TicketDraft) -> list[VendorCall]:
@@ -142,7 +222,7 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
 
     async def _perform_create_ticket(self, draft: TicketDraft) -> VerbResult:
         [call] = await self._plan_create_ticket(draft)
-        response = await self.send(call, idempotent=False)
+        response = await self._write(call, idempotent=False, what="ticket")
         if not isinstance(response.body, dict) or "id" not in response.body:
             raise self.unexpected("ticket create", response)
         return ticket_result(response.body, response.status)
@@ -172,7 +252,7 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
 
     async def _perform_add_note(self, draft: NoteDraft) -> VerbResult:
         [call] = await self._plan_add_note(draft)
-        response = await self.send(call, idempotent=False)
+        response = await self._write(call, idempotent=False, what="note")
         if not isinstance(response.body, dict) or "id" not in response.body:
             raise self.unexpected("note create", response)
         return note_result(response.body, response.status)
@@ -205,10 +285,37 @@ class ConnectWiseConnector(ConnectWiseReader, Connector):
         response = None
         for call in await self._plan_close_ticket(draft):
             # The note POST creates something; the status PATCH can be repeated safely.
-            response = await self.send(call, idempotent=call.method != "POST")
+            response = await self._write(call, idempotent=call.method != "POST",
+                                         what="note" if call.method == "POST" else "ticket")
         if response is None or not isinstance(response.body, dict):
             raise VendorError(self.vendor, "no answer to the close", retry_safe=True)
         return ticket_result(response.body, response.status)
+
+
+# The next step for a 400 on a field, in CW's terms.
+FIELD_HINTS = {
+    "board": "choose a board this API member may use with `{connect} --setting board_id=<id>`",
+    "status": "choose the closing status with `{connect} --setting closed_status=<name or id>`",
+    "company": "the company is not in ConnectWise (deleted or merged there?): the next sync "
+               "brings Vectis up to date",
+    "contact": "the contact is not in ConnectWise (deleted or merged there?): the next sync "
+               "brings Vectis up to date",
+}
+
+
+def invalid_object(what: str, body) -> VendorError:
+    """CW's 400 `{code, message, errors: [{code, message, resource, field}]}` as a VendorError
+    that says which fields were refused."""
+    body = body if isinstance(body, dict) else {}
+    errors = [e for e in body.get("errors") or [] if isinstance(e, dict)]
+    detail = "; ".join(f"{e.get('field') or e.get('resource') or '?'}: {e.get('message')}"
+                       for e in errors)
+    message = str(body.get("message") or f"{what} refused")
+    fields = [str(e.get("field") or "").lower() for e in errors]
+    hint = next((FIELD_HINTS[f] for f in fields if f in FIELD_HINTS), None)
+    return VendorError("connectwise", f"{message} ({detail})" if detail else message,
+                       status=400, retry_safe=True,
+                       hint=hint or "correct the request; CW named the fields it refused")
 
 
 def ticket_result(ticket: dict, http_status: int | None) -> VerbResult:

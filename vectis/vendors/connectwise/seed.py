@@ -13,23 +13,54 @@ CW_PRIORITY = {"critical": "Priority 1", "high": "Priority 2", "medium": "Priori
 CW_AGREEMENT_STATUS = {"active": "Active", "pending": "Inactive", "expired": "Expired", "cancelled": "Cancelled"}
 CW_AGREEMENT_TYPE = {"managed_services": "Managed Services", "block_hours": "Block Time", "project": "Project"}
 CW_INVOICE_STATUS = {"draft": "New", "open": "Sent", "overdue": "Sent", "paid": "Paid", "void": "Void"}
+# CW embeds every linked setup record as a reference with its id: these are the stock ids the
+# simulated tenant uses for company statuses and types and communication types.
+CW_COMPANY_STATUS_ID = {"Active": 1, "Inactive": 2}
+CW_COMPANY_TYPE_ID = {"Client": 1, "Prospect": 2}
+CW_COMMUNICATION_TYPE_ID = {"Email": 1, "Direct": 2}
+CW_INVOICE_STATUS_ID = {"New": 1, "Sent": 2, "Paid": 3, "Void": 4}
 
 
 def seed(sim, batch: Batch) -> None:
-    board = min(sim.boards)
+    board = sim.service_board()
     statuses = [s for s in sim.statuses[board] if not s.get("inactive")]
     priorities = {p["name"].split(" - ")[0]: p for p in sim.priorities.values()}
+    countries: dict[str, int] = {}
+    members: dict[str, int] = {}
+
+    def member(person: dict) -> dict | None:
+        identifier = login(person.get("email"))
+        if not identifier:
+            return None
+        member_id = members.setdefault(identifier, 200 + len(members))
+        return {"id": member_id, "identifier": identifier, "name": person.get("name")}
+
+    def country(name: str | None) -> dict | None:
+        return {"id": countries.setdefault(name, 1 + len(countries)), "name": name} if name else None
+
+    currencies: dict[str, int] = {}
+
+    def currency(code: str) -> dict:
+        return {"id": currencies.setdefault(code, 1 + len(currencies)), "currencyCode": code}
+
+    def agreement_type(kind: str) -> dict:
+        name = CW_AGREEMENT_TYPE.get(kind, kind)
+        names = list(CW_AGREEMENT_TYPE.values())
+        return {"id": 1 + (names.index(name) if name in names else len(names)), "name": name}
+
     companies = {}
     for doc, vendor_id, address in batch.companies("companies"):
         status = doc.get("status")
+        status_name = "Inactive" if status == "churned" else "Active"
+        type_name = "Prospect" if status == "prospect" else "Client"
         companies[doc["_id"]] = {
             "id": vendor_id, "identifier": re.sub(r"[^A-Za-z0-9]", "", doc["name"])[:25],
             "name": doc["name"], "deletedFlag": False,
-            "status": {"name": "Inactive" if status == "churned" else "Active"},
-            "types": [{"name": "Prospect" if status == "prospect" else "Client"}],
+            "status": {"id": CW_COMPANY_STATUS_ID[status_name], "name": status_name},
+            "types": [{"id": CW_COMPANY_TYPE_ID[type_name], "name": type_name}],
             "addressLine1": address.get("street"), "city": address.get("city"),
             "state": address.get("state"), "zip": address.get("postal_code"),
-            "country": {"name": address.get("country")},
+            "country": country(address.get("country")),
             "dateAcquired": utc_text(doc.get("created_at"))}
 
     def company(customer_id: str) -> dict | None:
@@ -40,7 +71,8 @@ def seed(sim, batch: Batch) -> None:
         "firstName": split_name(doc["name"])[0], "lastName": split_name(doc["name"])[1],
         "company": company(doc["customer_id"]), "title": doc.get("title"),
         "defaultFlag": bool(doc.get("is_primary")), "communicationItems": [
-            {"type": {"name": kind}, "communicationType": medium, "value": doc.get(field),
+            {"type": {"id": CW_COMMUNICATION_TYPE_ID[kind], "name": kind},
+             "communicationType": medium, "value": doc.get(field),
              "defaultFlag": True}
             for kind, medium, field in (("Email", "Email", "email"), ("Direct", "Phone", "phone"))]})
         for doc, vendor_id in batch.vendor_ids("contacts", batch.get("contacts"))]
@@ -58,9 +90,8 @@ def seed(sim, batch: Batch) -> None:
                       "lastUpdated": utc_text(doc["updated_at"]), "updatedBy": "Vectis"}})
         if (contact_id := batch.contact_id("contacts", requester.get("email"))) is not None:
             ticket["contact"] = {"id": contact_id, "name": requester.get("name")}
-        if doc.get("assignee"):
-            ticket["owner"] = {"identifier": login(doc["assignee"].get("email")),
-                               "name": doc["assignee"].get("name")}
+        if doc.get("assignee") and (owner := member(doc["assignee"])):
+            ticket["owner"] = owner
         tickets.append(ticket)
     notes = []
     for message, ticket_id, vendor_id in batch.thread("notes"):
@@ -71,24 +102,27 @@ def seed(sim, batch: Batch) -> None:
             "externalFlag": not internal, "dateCreated": utc_text(message["created_at"]),
             "createdBy": author.get("name")})
         if author.get("kind") == "contact":
-            note["contact"] = {"name": author.get("name")}
-        else:
-            note["member"] = {"identifier": login(author.get("email")), "name": author.get("name")}
+            contact_id = batch.contact_id("contacts", author.get("email"))
+            if contact_id is not None:
+                note["contact"] = {"id": contact_id, "name": author.get("name")}
+        elif (by := member(author)) is not None:
+            note["member"] = by
         notes.append(note)
     agreements = [with_id("id", vendor_id, {
-        "name": doc["name"], "type": {"name": CW_AGREEMENT_TYPE.get(doc["kind"], doc["kind"])},
+        "name": doc["name"], "type": agreement_type(doc["kind"]),
         "company": company(doc["customer_id"]),
         "agreementStatus": CW_AGREEMENT_STATUS.get(doc["status"], "Active"),
         "cancelledFlag": doc["status"] == "cancelled", "startDate": utc_text(doc.get("start_date")),
         "endDate": utc_text(doc.get("end_date")), "noEndingDateFlag": doc.get("end_date") is None,
-        "billAmount": doc.get("monthly_value"), "billingCycle": {"name": "Monthly"}})
+        "billAmount": doc.get("monthly_value"), "billingCycle": {"id": 1, "name": "Monthly"}})
         for doc, vendor_id in batch.vendor_ids("agreements", batch.get("contracts"))]
     invoices = [with_id("id", vendor_id, {
         "invoiceNumber": doc["number"], "type": "Agreement", "company": company(doc["customer_id"]),
-        "status": {"name": CW_INVOICE_STATUS.get(doc["status"], "Sent")},
+        "status": {"id": CW_INVOICE_STATUS_ID[CW_INVOICE_STATUS.get(doc["status"], "Sent")],
+                   "name": CW_INVOICE_STATUS.get(doc["status"], "Sent")},
         "date": utc_text(doc["issued_at"]), "dueDate": utc_text(doc.get("due_at")),
         "total": doc["total"], "balance": doc["balance"],
-        "currency": {"currencyCode": doc.get("currency") or "USD"}})
+        "currency": currency(doc.get("currency") or "USD")})
         for doc, vendor_id in batch.vendor_ids("invoices", batch.get("invoices"))]
     sim.seed(companies=batch.seeded("companies", list(companies.values())), contacts=batch.seeded(
         "contacts", contacts), tickets=batch.seeded("tickets", tickets), notes=batch.seeded("notes", notes),

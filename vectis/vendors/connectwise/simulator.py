@@ -71,12 +71,23 @@ class ConnectWiseSimulator(Simulator):
             {"id": 8, "name": "Priority 3 - Normal Response", "sortOrder": 3, "defaultFlag": True},
             {"id": 7, "name": "Priority 4 - Schedule Maintenance", "sortOrder": 4},
             {"id": 16, "name": "Do Not Respond", "sortOrder": 5})}
-        self.boards = {1: {"id": 1, "name": "Help Desk", "inactiveFlag": False}}
-        self.statuses = {1: [  # an inactive closed status first: connectors must skip it
-            {"id": 11, "name": "New", "defaultFlag": True}, {"id": 12, "name": "In Progress"},
-            {"id": 13, "name": "Waiting Customer"},
-            {"id": 14, "name": "Closed (old)", "closedStatus": True, "inactive": True},
-            {"id": 15, "name": "Closed", "closedStatus": True}]}
+        # A project board with the lowest id, and a service board whose lowest-id closed status
+        # is "Cancelled": connectors must choose the board and the closing status by meaning,
+        # never by id order.
+        self.boards = {1: {"id": 1, "name": "Projects", "inactiveFlag": False,
+                           "projectFlag": True},
+                       2: {"id": 2, "name": "Help Desk", "inactiveFlag": False,
+                           "projectFlag": False}}
+        self.statuses = {
+            1: [board_status(1, "New", 0, "NotResponded", defaultFlag=True),
+                board_status(2, "Closed", 1, "Resolved", closedStatus=True)],
+            2: [board_status(10, "Cancelled", 6, "NoEscalation", closedStatus=True),
+                board_status(11, "New", 0, "NotResponded", defaultFlag=True),
+                board_status(12, "In Progress", 1, "Responded"),
+                board_status(13, "Waiting Customer", 2, "Responded"),
+                # an inactive closed status: connectors must skip it
+                board_status(14, "Closed (old)", 4, "Resolved", closedStatus=True, inactive=True),
+                board_status(15, "Closed", 5, "Resolved", closedStatus=True)]}
         super().__init__()
 
     # --- state ------------------------------------------------------------------------------
@@ -94,9 +105,14 @@ class ConnectWiseSimulator(Simulator):
                     # Every CW record carries `_info`, which `lastUpdated` conditions read.
                     item.setdefault("_info", {"dateEntered": stamp, "enteredBy": "Vectis",
                                               "lastUpdated": stamp, "updatedBy": "Vectis"})
+                if store is self.boards:
+                    # CW answers every board field; these are the ones connectors filter on.
+                    item = {"inactiveFlag": False, "projectFlag": False, **item}
                 store[item["id"]] = item
         for board_id, board_statuses in (statuses or {}).items():
-            self.statuses[int(board_id)] = [dict(s) for s in board_statuses]
+            self.statuses[int(board_id)] = [
+                {"sortOrder": n, "inactive": False, "closedStatus": False, **s}
+                for n, s in enumerate(board_statuses)]
         for item in tickets:
             self._fill_ticket(dict(item))
         for item in notes:
@@ -148,7 +164,7 @@ class ConnectWiseSimulator(Simulator):
         """Complete a ticket the way CW stores it, and store it."""
         ticket.setdefault("id", next(self._ids))
         self.tickets[ticket["id"]] = ticket
-        board = self.boards[ticket.get("board", {}).get("id") or min(self.boards)]
+        board = self.boards[ticket.get("board", {}).get("id") or self.service_board()]
         status = self._status(board["id"], ticket.get("status", {}).get("id")) or \
             next(s for s in self.statuses[board["id"]] if s.get("defaultFlag"))
         stamp = self.now()
@@ -160,10 +176,23 @@ class ConnectWiseSimulator(Simulator):
                                     "lastUpdated": stamp, "updatedBy": "APIMember"})
         return ticket
 
+    def service_board(self) -> int:
+        """The lowest-id active board that is not a project board."""
+        return min(i for i, b in self.boards.items()
+                   if not b.get("projectFlag") and not b.get("inactiveFlag"))
+
     def _status(self, board_id: int, status_id: Any) -> dict | None:
         return next((s for s in self.statuses.get(board_id, []) if s["id"] == status_id), None)
 
     # --- serving ----------------------------------------------------------------------------
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        """CW's error body `{code, message}` (swagger `Error`); the codes other than
+        InvalidObject are not published, so they name the HTTP status."""
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        return web.json_response({"code": ERROR_CODES.get(status, "Error"), "message": message},
+                                 status=status, headers=headers)
+
     def public_paths(self) -> tuple[str, ...]:
         return (r"/login/companyinfo/[^/]+",)
 
@@ -261,7 +290,7 @@ class ConnectWiseSimulator(Simulator):
             refs[field] = store.get(ref.get("id")) if isinstance(ref, dict) else None
             if refs[field] is None:
                 errors.append(_e(field, f"{field.capitalize()} not found."))
-        board_id = (refs.get("board") or {}).get("id") or min(self.boards)
+        board_id = (refs.get("board") or {}).get("id") or self.service_board()
         if body.get("status") and self._status(board_id, body["status"].get("id")) is None:
             errors.append(_e("status", "Status is not valid for this board."))
         if errors:
@@ -340,6 +369,19 @@ class ConnectWiseSimulator(Simulator):
         self.notes.setdefault(ticket["id"], []).append(note)
         ticket["_info"]["lastUpdated"] = stamp
         return note
+
+
+ERROR_CODES = {400: "InvalidObject", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+               405: "MethodNotAllowed", 409: "Conflict", 429: "TooManyRequests",
+               500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
+               504: "GatewayTimeout"}
+
+
+def board_status(status_id: int, name: str, order: int, escalation: str, **flags) -> dict:
+    """A board status as CW answers it."""
+    return {"id": status_id, "name": name, "sortOrder": order, "escalationStatus": escalation,
+            "closedStatus": False, "inactive": False, "defaultFlag": False,
+            "displayOnBoard": True, "timeEntryNotAllowed": False, **flags}
 
 
 def _e(field: str, message: str, code: str = "InvalidObject") -> dict:
