@@ -210,7 +210,8 @@ def _matches(actual: Any, pattern: Any) -> bool:
     regex = compiled(pattern) if isinstance(pattern, str) else None
     if regex is None or actual is None:
         return False
-    return regex.search(as_text(actual)[:MAX_TEXT]) is not None
+    # RE2 reads UTF-8; a lone surrogate in odd data becomes "?" rather than an error.
+    return regex.search(as_text(actual)[:MAX_TEXT].encode("utf-8", "replace")) is not None
 
 
 def _compare(test):
