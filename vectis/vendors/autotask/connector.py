@@ -3,8 +3,11 @@ closing by moving the ticket to the system "Complete" status.
 
 Base URL: `https://webservicesN.autotask.net/ATServicesRest/V1.0` (`zone_base_url` finds N from
 the unauthenticated zoneInformation look-up). Auth: the ApiIntegrationCode, UserName and Secret
-headers on every call. Credentials: username, secret, integration_code, and optionally queue_id
-(otherwise the first active queue picklist value).
+headers on every call. Credentials: username, secret, integration_code.
+
+Per-source setting `queue_id`: the queue new tickets go to (default: the queue picklist's default
+value; never the system "Client Portal" queue, and never a queue chosen by its position). The
+vendor contract is `contract.json` beside this module.
 
 Writes answer only `{"itemId": n}`, so after a create the connector reads the new ticket/note back
 (read-only, errors ignored) to learn its number and creation time.
@@ -13,13 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import ClassVar
-from urllib.parse import parse_qsl, urlsplit
 
 from ..base import (
     TICKET_VERBS,
     CloseDraft,
     Connector,
     NoteDraft,
+    SourceSetting,
     TicketDraft,
     VendorCall,
     VerbResult,
@@ -38,18 +41,27 @@ NEW, COMPLETE = 1, 5                 # system ticket statuses
 PUBLISH_ALL, PUBLISH_INTERNAL = 1, 2  # note publish picklist: customer-visible / internal team
 # Stock status labels, for when the tenant's status picklist has not been read.
 STOCK_STATUS = {1: "New", 5: "Complete", 7: "Waiting Customer", 8: "In Progress",
-                9: "Waiting Materials", 10: "Dispatched", 11: "Escalate", 12: "Waiting Vendor",
+                9: "Waiting Materials", 10: "Scheduled", 11: "Escalate", 12: "Waiting Vendor",
                 13: "Waiting Approval", 17: "On Hold"}
 # Status labels are tenant-editable text; "new" is checked last ("Waiting on new parts" waits).
 STATUS_WORDS = ((("wait", "hold", "pending", "approval"), "waiting"),
-                (("progress", "dispatched", "escalate"), "in_progress"),
+                (("progress", "dispatched", "scheduled", "escalate"), "in_progress"),
                 (("resolved",), "resolved"), (("new",), "new"))
 
 
 async def zone_base_url(http: VendorHttp, username: str, lookup_url: str = ZONE_LOOKUP) -> str:
     """`.../ATServicesRest/V1.0` of the zone that hosts `username` (no credentials needed)."""
-    response = await http.request("autotask", "GET", lookup_url, idempotent=True,
-                                  params={"user": username})
+    try:
+        response = await http.request("autotask", "GET", lookup_url, idempotent=True,
+                                      params={"user": username})
+    except VendorError as exc:
+        if exc.status == 500:
+            # Autotask's answer for a blank or unknown API user, whatever the zone.
+            raise VendorError("autotask", f"no Autotask zone knows the API user {username!r}: "
+                              f"{exc}", status=500, retry_safe=True,
+                              hint="check the API user's UserName (its e-mail address) and store "
+                                   "it with `{connect} --credentials-stdin`") from None
+        raise
     url = response.body.get("url") if isinstance(response.body, dict) else None
     if not url:
         raise VendorError("autotask", "zoneInformation has no url", status=response.status,
@@ -62,6 +74,21 @@ class AutotaskConnector(AutotaskReader, Connector):
     kind = "psa"
     verbs = frozenset(TICKET_VERBS)
     missing: dict[str, str] = {}   # the public matrix lists no absent tools for Autotask
+    settings: ClassVar[tuple[SourceSetting, ...]] = (
+        SourceSetting("queue_id", "queue (queueID picklist value) new tickets go to (default: "
+                      "the picklist's default queue, never the system Client Portal queue)",
+                      kind=int),
+    )
+    effects: ClassVar[dict[str, str]] = {
+        "create_ticket": "POST /Tickets: a ticket with status New in the source's queue "
+                         "(setting queue_id); Autotask answers only its id, so the ticket is "
+                         "read back for its number (T<yyyymmdd>.<nnnn>)",
+        "add_note": "POST /Tickets/{id}/Notes: a ticket note published to All Autotask Users "
+                    "(publish 1, the customer-visible one) or to internal users (publish 2)",
+        "close_ticket": "an optional note titled Resolution, then PATCH /Tickets to the system "
+                        "status Complete (5) with the ticket's resolution text; Autotask stamps "
+                        "completedDate",
+    }
     # Invoices carry no change stamp, so they are read whole every run.
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "incremental", "contacts": "incremental", "tickets": "incremental",
@@ -97,17 +124,26 @@ class AutotaskConnector(AutotaskReader, Connector):
         return DEFAULT_PRIORITY.get(priority, DEFAULT_PRIORITY["medium"])
 
     async def queue_id(self) -> int:
-        if self.credentials.get("queue_id"):
-            return int(self.credentials["queue_id"])
+        chosen = self.setting("queue_id") or self.credentials.get("queue_id")
+        if chosen:
+            return int(chosen)
         queues = await self.picklist("Tickets", "queueID")
-        if not queues:
-            raise VendorError(self.vendor, "no active ticket queue to file tickets in",
-                              retry_safe=True)
-        return int(queues[0]["value"])
+        default = next((q for q in queues if q.get("isDefaultValue")
+                        and not is_client_portal(q)), None)
+        if default is None:
+            listed = ", ".join(f"{q.get('value')} {q.get('label')!r}" for q in queues) or "none"
+            raise VendorError(
+                self.vendor, "no default ticket queue to file tickets in (the Client Portal "
+                "queue is never used by default)", retry_safe=True,
+                hint=f"choose the queue with `{{connect}} --setting queue_id=<value>`; the "
+                     f"tenant's active queues are: {listed}")
+        return int(default["value"])
 
     async def note_type(self) -> int:
         types = await self.picklist("TicketNotes", "noteType")
-        chosen = next((t for t in types if t.get("isDefaultValue")), types[0] if types else None)
+        chosen = next((t for t in types if t.get("isDefaultValue")), None) or next(
+            (t for t in types if str(t.get("label", "")).lower() == "task detail"),
+            types[0] if types else None)
         return int(chosen["value"]) if chosen else 1
 
     def canonical_status(self, status) -> str:
@@ -123,27 +159,17 @@ class AutotaskConnector(AutotaskReader, Connector):
 
     async def query(self, entity_path: str, filters: list[dict]) -> list[dict]:
         """Every row of `POST {entity_path}/query`, following `nextPageUrl`."""
-        call = VendorCall("POST", f"{entity_path}/query",
-                          {"filter": filters, "maxRecords": MAX_RECORDS})
         rows: list[dict] = []
-        while True:
-            # A query POST changes nothing, so it may be retried like a GET.
-            body = (await self.send(call, idempotent=True)).body
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
-                raise VendorError(self.vendor, f"unexpected answer to {call.path}",
-                                  retry_safe=True)
-            rows += body["items"]
-            next_url = (body.get("pageDetails") or {}).get("nextPageUrl")
-            if not next_url or not body["items"]:
-                return rows
-            call = self._relative(next_url)
+        async for page in self._pages(entity_path, filters, MAX_RECORDS):
+            rows += page
+        return rows
 
-    def _relative(self, url: str) -> VendorCall:
-        """A `nextPageUrl` as a GET relative to the base URL (Autotask varies the path's case)."""
-        parts, base = urlsplit(url), urlsplit(self.base_url)
-        if not parts.path.lower().startswith(base.path.lower()):
-            raise VendorError(self.vendor, "nextPageUrl outside the API root", retry_safe=True)
-        return VendorCall("GET", parts.path[len(base.path):], params=dict(parse_qsl(parts.query)))
+    async def _write(self, call: VendorCall, *, idempotent: bool):
+        """Send a write; a 400 becomes an error with Autotask's messages and the next step."""
+        response = await self.send(call, idempotent=idempotent, accept=(400,))
+        if response.status == 400:
+            raise refused(response.body)
+        return response
 
     async def _read_back(self, path: str) -> dict | None:
         """The created item, or None: the write already happened, so a failed read must not
@@ -167,7 +193,7 @@ class AutotaskConnector(AutotaskReader, Connector):
 
     async def _perform_create_ticket(self, draft: TicketDraft) -> VerbResult:
         [call] = await self._plan_create_ticket(draft)
-        response = await self.send(call, idempotent=False)
+        response = await self._write(call, idempotent=False)
         item_id = response.body.get("itemId") if isinstance(response.body, dict) else None
         if item_id is None:
             raise self.unexpected("ticket create", response)
@@ -210,7 +236,7 @@ class AutotaskConnector(AutotaskReader, Connector):
 
     async def _perform_add_note(self, draft: NoteDraft) -> VerbResult:
         [call] = await self._plan_add_note(draft)
-        response = await self.send(call, idempotent=False)
+        response = await self._write(call, idempotent=False)
         item_id = response.body.get("itemId") if isinstance(response.body, dict) else None
         if item_id is None:
             raise self.unexpected("note create", response)
@@ -237,15 +263,38 @@ class AutotaskConnector(AutotaskReader, Connector):
         if draft.resolution:
             calls.append(await self._note_call(ticket_id, "Resolution", draft.resolution,
                                                PUBLISH_ALL))
-        calls.append(VendorCall("PATCH", "/Tickets", {"id": ticket_id, "status": COMPLETE}))
+        patch: dict = {"id": ticket_id, "status": COMPLETE}
+        if draft.resolution:
+            patch["resolution"] = draft.resolution     # the ticket's own Resolution field
+        calls.append(VendorCall("PATCH", "/Tickets", patch))
         return calls
 
     async def _perform_close_ticket(self, draft: CloseDraft) -> VerbResult:
         status = None
         for call in await self._plan_close_ticket(draft):
             # The note POST creates something; the status PATCH can be repeated safely.
-            status = (await self.send(call, idempotent=call.method != "POST")).status
+            status = (await self._write(call, idempotent=call.method != "POST")).status
         return VerbResult(external_id=draft.ticket_ref, status="closed", vendor_status=status)
+
+
+def is_client_portal(value: dict) -> bool:
+    return str(value.get("label", "")).strip().lower() == "client portal"
+
+
+def refused(body) -> VendorError:
+    """Autotask's 400 `{"errors": ["..."]}` as a VendorError; a refused picklist value names
+    the setting that chooses it."""
+    errors = body.get("errors") if isinstance(body, dict) else None
+    texts = [str(e) for e in errors or []] or [str((body or {}).get("message") or body or
+                                                     "request refused")]
+    text = "; ".join(texts)
+    hint = ("choose a queue this tenant has with `{connect} --setting queue_id=<value>`"
+            if "queueid" in text.lower() else
+            "the company or contact is not in Autotask (deleted or merged there?): the next "
+            "sync brings Vectis up to date" if "no company" in text.lower()
+            or "no contact" in text.lower() else
+            "correct the request; Autotask named what it refused")
+    return VendorError("autotask", text, status=400, retry_safe=True, hint=hint)
 
 
 def _note_result(note: dict, http_status: int | None) -> VerbResult:

@@ -1,7 +1,8 @@
 """How the Autotask PSA simulator answers `/{Entity}/query`: the `filter` conditions (field ops
-and nested `and`/`or`), read from a POST body or from the `search=` JSON of a `next` URL, and
-paging by id: at most `maxRecords` (500) per page, `includeFields`, and the `prevPageUrl` /
-`nextPageUrl` that carry the query and the paging cursor.
+and nested `and`/`or`), read from a POST body or from the `search=` JSON of a GET, and paging by
+id: at most `maxRecords` (500) per page, `includeFields`, and the `prevPageUrl` / `nextPageUrl`
+that carry the paging cursor. A query that began as a POST is followed by POSTing the same body
+to its `nextPageUrl` (what the public clients do); a GET query's links also carry `search=`.
 """
 from __future__ import annotations
 
@@ -27,10 +28,17 @@ async def read_search(request: web.Request) -> tuple[dict, dict]:
     else:
         query = json.loads(request.query.get("search") or "null")
     paging = json.loads(request.query.get("paging") or "{}")
+    if isinstance(query, dict):
+        # Autotask reads the QueryModel's names case-insensitively (its own example says
+        # `Filter`, `MaxRecords`, `IncludeFields`).
+        query = {KEYS.get(k.lower(), k): v for k, v in query.items()}
     if not isinstance(query, dict) or not isinstance(query.get("filter"), list) or \
             not query["filter"]:
         raise ValueError("A query needs a non-empty filter.")
     return query, paging
+
+
+KEYS = {"filter": "filter", "maxrecords": "maxRecords", "includefields": "includeFields"}
 
 
 def page_size(query: dict, paging: dict) -> int:
@@ -47,9 +55,11 @@ def select(rows: Iterable[dict], conditions: list) -> list[dict]:
     return sorted((r for r in rows if all(p(r) for p in predicates)), key=lambda r: r["id"])
 
 
-def page(rows: list[dict], query: dict, paging: dict, size: int, next_url: str) -> dict:
+def page(rows: list[dict], query: dict, paging: dict, size: int, next_url: str,
+         with_search: bool = False) -> dict:
     """One `{items, pageDetails}` page of `rows` at the cursor in `paging`; `next_url` is the
-    `.../query/next` address the prev/next links point at."""
+    `.../query/next` address the prev/next links point at. `with_search`: the links carry the
+    query as `search=` (a GET query); after a POST they carry only `paging`."""
     after, before = paging.get("afterId"), paging.get("beforeId")
     if before is not None:
         rows = [r for r in rows if r["id"] < before][-size:]
@@ -63,8 +73,10 @@ def page(rows: list[dict], query: dict, paging: dict, size: int, next_url: str) 
         items = [{k: v for k, v in r.items() if k.lower() in wanted} for r in items]
 
     def link(**cursor) -> str:
-        return next_url + "?" + urlencode({"paging": json.dumps({"pageSize": size, **cursor}),
-                                           "search": json.dumps(query)})
+        params = {"paging": json.dumps({"pageSize": size, **cursor})}
+        if with_search:
+            params["search"] = json.dumps(query)
+        return next_url + "?" + urlencode(params)
     ids = [r["id"] for r in items]
     has_prev = bool(ids) and any(r["id"] < ids[0] for r in rows)
     return {"items": items, "pageDetails": {

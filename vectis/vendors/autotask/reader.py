@@ -1,6 +1,7 @@
 """The read side of Autotask PSA for the sync engine (contract: vectis/sync/records.py).
 
-Pages are `POST /{Entity}/query` (at most 500 rows) followed by `nextPageUrl`. Incremental
+Pages are `POST /{Entity}/query` (at most 500 rows) followed by POSTing the same query body to
+each `nextPageUrl` (Autotask answers a GET there with 405 after a POST query). Incremental
 entities filter on the stamps Autotask keeps, `gte` the floored `since` (filter values carry whole
 seconds; the boundary second is read again rather than missed):
 - Companies: lastActivityDate or lastTrackedModifiedDateTime;
@@ -21,6 +22,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from typing import ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 from ...sync.records import Record
 from ..base import VendorCall, floor_second, vendor_time
@@ -64,20 +66,31 @@ class AutotaskReader:
         async for rows in self._pages(ENTITY_PATHS[entity], filters):
             yield [mapper(row, now) for row in rows]
 
-    async def _pages(self, entity_path: str, filters: list[dict]) -> AsyncIterator[list[dict]]:
-        call = VendorCall("POST", f"{entity_path}/query",
-                          {"filter": filters, "maxRecords": self.sync_page_size})
+    async def _pages(self, entity_path: str, filters: list[dict],
+                     size: int | None = None) -> AsyncIterator[list[dict]]:
+        body = {"filter": filters, "maxRecords": size or self.sync_page_size}
+        call = VendorCall("POST", f"{entity_path}/query", body)
         while True:
             # A query POST changes nothing, so it may be retried like a GET.
-            body = (await self.send(call, idempotent=True)).body
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            answer = (await self.send(call, idempotent=True)).body
+            if not isinstance(answer, dict) or not isinstance(answer.get("items"), list):
                 raise VendorError("autotask", f"unexpected answer to {call.path}", retry_safe=True)
-            if body["items"]:
-                yield body["items"]
-            next_url = (body.get("pageDetails") or {}).get("nextPageUrl")
-            if not next_url or not body["items"]:
+            if answer["items"]:
+                yield answer["items"]
+            next_url = (answer.get("pageDetails") or {}).get("nextPageUrl")
+            if not next_url or not answer["items"]:
                 return
-            call = self._relative(next_url)
+            call = self._next_page(next_url, body)
+
+    def _next_page(self, url: str, body: dict) -> VendorCall:
+        """A `nextPageUrl` (kept as given, query string included) relative to the base URL, to
+        POST with the first request's body, as public clients do (Autotask varies the path's
+        case)."""
+        parts, base = urlsplit(url), urlsplit(self.base_url)
+        if not parts.path.lower().startswith(base.path.lower()):
+            raise VendorError("autotask", "nextPageUrl outside the API root", retry_safe=True)
+        return VendorCall("POST", parts.path[len(base.path):], body,
+                          params=dict(parse_qsl(parts.query)))
 
     async def _by_id(self, entity_path: str, ids: Iterable, known: dict[int, dict | None]) -> None:
         """Fill `known` with the rows of `ids` not looked up yet (None for ids that are gone)."""

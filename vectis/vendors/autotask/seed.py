@@ -36,7 +36,7 @@ def seed(sim, batch: Batch) -> None:
         "phone": doc.get("phone"), "title": doc.get("title"), "isActive": 1,
         "primaryContact": bool(doc.get("is_primary"))})
         for doc, vendor_id in batch.vendor_ids("contacts", batch.get("contacts"))]
-    queue = int(picklist("Tickets", "queueID")[0]["value"])
+    queue = int(next(v for v in picklist("Tickets", "queueID") if v["isDefaultValue"])["value"])
     tickets = [with_id("id", vendor_id, {
         "ticketNumber": doc["number"], "companyID": company.get(doc["customer_id"]),
         "contactID": batch.contact_id("contacts", (doc.get("requester") or {}).get("email")),
@@ -48,7 +48,7 @@ def seed(sim, batch: Batch) -> None:
         for doc, vendor_id in batch.vendor_ids("tickets", batch.get("tickets"))]
     publish = {internal: value("TicketNotes", "publish", label) for internal, label in
                ((False, "All Autotask Users"), (True, "Internal Project Team"))}
-    note_type = int(next(v for v in picklist("TicketNotes", "noteType") if v["isDefaultValue"])["value"])
+    note_type = value("TicketNotes", "noteType", "Task Detail")
     notes = [with_id("id", vendor_id, {
         "ticketID": ticket_id, "title": (message["body"].strip().splitlines() or ["Note"])[0][:250],
         "description": message["body"][:32000], "noteType": note_type,

@@ -1,7 +1,9 @@
 """Autotask PSA simulator: `/ATServicesRest/V1.0/...` with the ApiIntegrationCode / UserName /
 Secret headers, `POST /{Entity}/query` filters answered as `{items, pageDetails}` (at most 500
-per page, `nextPageUrl` to follow), `{"item": ...}` for single reads, `{"itemId": n}` for writes,
-picklists under `/{Entity}/entityInformation/fields`, and Autotask's `{"errors": [...]}` bodies.
+per page, `nextPageUrl` to follow with a POST of the same body; a GET there answers 405),
+`{"item": ...}` for single reads (`{"item": null}` for an unknown id, as Autotask answers),
+`{"itemId": n}` for writes, picklists under `/{Entity}/entityInformation/fields`, and Autotask's
+`{"errors": [...]}` bodies (faults too). The vendor contract is `contract.json` beside this module.
 
 Tests change entities as a technician would through `update`, `touch_ticket`, `add_note`,
 `deactivate_company` and `delete_invoice`; every stamp comes from `clock`.
@@ -77,16 +79,20 @@ def default_fields() -> dict[str, list[dict]]:
              (9, "Waiting Materials"), (12, "Waiting Vendor")), default=1)),
         field("priority", required=True, values=picklist(
             ((1, "High"), (2, "Medium"), (3, "Low"), (4, "Critical")), default=2)),
+        # The system "Client Portal" queue comes first by sortOrder (as in recorded tenants):
+        # a connector that takes the first queue files every ticket there.
         field("queueID", values=picklist(((29683482, "Client Portal"), (8, "Post Sale"),
-                                          (29682833, "Level I Support")))),
+                                          (29682833, "Level I Support")), default=29682833)),
         field("createDate", "datetime"), field("completedDate", "datetime"),
         field("lastActivityDate", "datetime")],
         "TicketNotes": [
         field("id", "long"), field("ticketID", required=True),
         field("title", "string", required=True, length=250),
         field("description", "string", required=True, length=32000),
+        # 2 = "Task Detail" as recorded (django-autotask fixtures, no default value flagged);
+        # the other labels are unverified.
         field("noteType", required=True, values=picklist(
-            ((1, "Task Detail"), (2, "Task Notes"), (3, "Task Summary")), default=1)),
+            ((1, "Task Summary"), (2, "Task Detail"), (3, "Task Notes")))),
         field("publish", required=True, values=picklist(
             ((1, "All Autotask Users"), (2, "Internal Project Team"),
              (4, "Internal & Co-Managed")), default=1)),
@@ -138,7 +144,7 @@ class AutotaskSimulator(Simulator):
             ticket.setdefault("lastTrackedModificationDateTime", ticket["lastActivityDate"])
             self.tickets[ticket["id"]] = ticket
         for item in notes:
-            note = {"id": next(self._ids), "noteType": 1, "publish": 1, "title": "",
+            note = {"id": next(self._ids), "noteType": 2, "publish": 1, "title": "",
                     "createDateTime": stamp, **item}
             note.setdefault("lastActivityDate", note["createDateTime"])
             self.notes[note["id"]] = note
@@ -179,7 +185,7 @@ class AutotaskSimulator(Simulator):
 
     def add_note(self, ticket_id: int, text: str, *, internal: bool = False) -> dict:
         return self._store_note(self.tickets[ticket_id], {
-            "title": text.splitlines()[0][:250], "description": text, "noteType": 1,
+            "title": text.splitlines()[0][:250], "description": text, "noteType": 2,
             "publish": 2 if internal else 1})
 
     def _number(self) -> str:
@@ -193,6 +199,14 @@ class AutotaskSimulator(Simulator):
         return {int(v["value"]) for v in spec["picklistValues"] if v["isActive"]}
 
     # --- serving ----------------------------------------------------------------------------
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        """Autotask's `{"errors": ["..."]}` body; a thread-limit refusal names Itgenatr005."""
+        if status == 429:
+            message = "Thread Threshold Exceeded (Itgenatr005)"
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        return web.json_response({"errors": [message]}, status=status, headers=headers)
+
     def public_paths(self) -> tuple[str, ...]:
         return (r"(?i)/atservicesrest/v1\.0/zoneinformation",)
 
@@ -209,6 +223,7 @@ class AutotaskSimulator(Simulator):
         router.add_get(ZONE_PATH, self._zone)
         router.add_post(f"{ROOT}/{entity}/query", self._query)
         router.add_get(f"{ROOT}/{entity}/query", self._query)
+        router.add_post(f"{ROOT}/{entity}/query/next", self._query)
         router.add_get(f"{ROOT}/{entity}/query/next", self._query)
         router.add_post(f"{ROOT}/{entity}/query/count", self._count)
         router.add_get(f"{ROOT}/{entity}/entityInformation/fields", self._fields)
@@ -217,25 +232,21 @@ class AutotaskSimulator(Simulator):
         router.add_patch(f"{ROOT}/Tickets", self._patch_ticket)
         router.add_post(f"{ROOT}/Tickets/{{id:\\d+}}/Notes", self._create_note)
         router.add_get(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/{{note:\\d+}}", self._get_note)
-        router.add_post(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/query", self._query)
-        router.add_get(f"{ROOT}/Tickets/{{id:\\d+}}/Notes/query/next", self._query)
 
     async def _zone(self, request: web.Request) -> web.Response:
         if request.query.get("user", "").lower() != self.credentials["username"].lower():
-            return at_error(404, "Unable to find the user in any zone.")
+            # Autotask answers 500 for a blank or unknown user (django-autotask get_zone_info).
+            return at_error(500, "Unable to find the user in any zone.")
         origin = f"{request.scheme}://{request.host}"
         return web.json_response({"zoneName": "Simulated Zone", "url": f"{origin}/ATServicesRest/",
                                   "webUrl": f"{origin}/", "ci": 1})
 
     def _store(self, request: web.Request) -> dict:
-        return getattr(self, ENTITIES[request.match_info.get("entity", "TicketNotes")])
+        return getattr(self, ENTITIES[request.match_info["entity"]])
 
     async def _get_item(self, request: web.Request) -> web.Response:
-        item = self._store(request).get(int(request.match_info["id"]))
-        if item is None:
-            return at_error(404, f"{request.match_info['entity']} {request.match_info['id']} "
-                                 "was not found.")
-        return web.json_response({"item": item})
+        # An unknown id is not a 404 at Autotask: the answer is 200 with a null item.
+        return web.json_response({"item": self._store(request).get(int(request.match_info["id"]))})
 
     async def _fields(self, request: web.Request) -> web.Response:
         return web.json_response({"fields": self.fields.get(request.match_info["entity"], [])})
@@ -243,9 +254,7 @@ class AutotaskSimulator(Simulator):
     def _select(self, request: web.Request, query: dict) -> list[dict]:
         store = self._store(request)
         rows: Iterable[dict] = store.values()
-        if "id" in request.match_info and "entity" not in request.match_info:   # child notes
-            rows = self._notes_of([request.match_info["id"]])
-        elif store is self.notes:
+        if store is self.notes:
             tickets = _ticket_filter(query["filter"])
             if tickets is not None:
                 rows = self._notes_of(tickets)
@@ -264,6 +273,11 @@ class AutotaskSimulator(Simulator):
                 for note in self._notes_index.get(ticket_id, [])]
 
     async def _query(self, request: web.Request) -> web.Response:
+        if request.method == "GET" and request.path.endswith("/next") and \
+                "search" not in request.query:
+            # The next page of a POST query carries no search: it must be POSTed with the body
+            # (a public client records this 405 for a GET).
+            return at_error(405, "The requested resource does not support http method 'GET'.")
         try:
             query, paging = await read_search(request)
             size = page_size(query, paging)
@@ -271,7 +285,8 @@ class AutotaskSimulator(Simulator):
         except (ValueError, TypeError) as exc:
             return at_error(400, str(exc))
         next_url = f"{request.scheme}://{request.host}{request.path.removesuffix('/next')}/next"
-        return web.json_response(page(rows, query, paging, size, next_url))
+        return web.json_response(page(rows, query, paging, size, next_url,
+                                      with_search=request.method == "GET"))
 
     async def _count(self, request: web.Request) -> web.Response:
         try:
@@ -385,8 +400,8 @@ class AutotaskSimulator(Simulator):
 
     async def _get_note(self, request: web.Request) -> web.Response:
         note = self.notes.get(int(request.match_info["note"]))
-        if note is None or note["ticketID"] != int(request.match_info["id"]):
-            return at_error(404, f"TicketNotes {request.match_info['note']} was not found.")
+        if note is not None and note["ticketID"] != int(request.match_info["id"]):
+            note = None
         return web.json_response({"item": note})
 
 
