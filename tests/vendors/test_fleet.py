@@ -94,7 +94,13 @@ async def test_seeded_counts_match_the_canonical_documents(env):
     for slug, rmm, kind in (("acme", "ninjaone", "alerts"), ("northwind", "ncentral", "issues")):
         source = await env.source(slug, "rmm")
         alerts = env.db(slug).alerts
-        live = await alerts.count_documents({"refs.source_id": source["_id"], "status": {"$ne": "resolved"}})
+        # NinjaOne lists triggered conditions only: an acknowledged alert was reset there.
+        gone = ["resolved", "acknowledged"] if rmm == "ninjaone" else ["resolved"]
+        live = await alerts.count_documents({"refs.source_id": source["_id"], "status": {"$nin": gone}})
+        if rmm == "ninjaone":
+            reset = await alerts.count_documents({"refs.source_id": source["_id"],
+                                                  "status": "acknowledged"})
+            assert counts[(slug, rmm)]["skipped_reset_alerts"] == reset
         resolved = await alerts.count_documents({"refs.source_id": source["_id"], "status": "resolved"})
         assert live > 0 and counts[(slug, rmm)][kind] == live
         assert counts[(slug, rmm)]["skipped_resolved_alerts"] == resolved
@@ -145,8 +151,9 @@ async def test_acknowledge_an_open_acme_alert_in_ninjaone(env):
     assert sim.alerts[uid]["subject"] == alert["title"] and "status" not in sim.alerts[uid]
     _, connector = await env.connections.connector("acme", source["_id"])
     result = await connector.perform("acknowledge_alert", AlertDraft(alert_ref=uid, note="On it"))
-    assert result.vendor_status == 204
-    assert sim.alerts[uid]["status"] == "ACKNOWLEDGED" and sim.resets[uid] == [{"note": "On it"}]
+    assert result.vendor_status == 204 and result.extra["effect"] == "reset"
+    # NinjaOne reset the condition: the alert is no longer listed (it has no acknowledged state).
+    assert uid not in sim.alerts and sim.resets[uid] == [{"note": "On it"}]
 
 
 async def test_sync_read_helpers_see_the_seeded_objects(env):
@@ -277,13 +284,15 @@ def test_ninjaone_mapping_seeds_live_alerts_by_uid(demo):
     source_id, docs = source_docs(demo["acme"], "rmm")
     sim = simulator_class("ninjaone")()
     counts = seed_from_tenant(sim, "ninjaone", docs)
-    live = {ref_of(a, source_id): a for a in docs["alerts"] if a["status"] != "resolved"}
+    live = {ref_of(a, source_id): a for a in docs["alerts"] if a["status"] == "open"}
+    reset = [a for a in docs["alerts"] if a["status"] == "acknowledged"]
     assert set(sim.alerts) == set(live) and counts["alerts"] == len(live)
+    assert reset and counts["skipped_reset_alerts"] == len(reset)     # reset: no longer listed
     for uid, alert in live.items():
         seeded = sim.alerts[uid]
         assert seeded["createTime"] == alert["created_at"].timestamp()
         assert seeded["severity"] == alert["severity"].upper().replace("INFO", "NONE")
-        assert (seeded.get("status") == "ACKNOWLEDGED") == (alert["status"] == "acknowledged")
+        assert "status" not in seeded                     # a NinjaOne Alert has no status
         assert seeded["deviceId"] in sim.devices
     assert {d["organizationId"] for d in sim.devices.values()} <= set(sim.organizations)
     asset = docs["assets"][0]

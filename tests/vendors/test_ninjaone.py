@@ -1,5 +1,6 @@
 """NinjaOne connector against its simulator: OAuth client credentials with a cached token, the two
-alert resets, the read helpers, and the retry rules on real HTTP."""
+alert resets (each takes the alert off NinjaOne's list), the read helpers, and the retry rules on
+real HTTP."""
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,13 @@ TOKEN = "/ws/oauth/token"
 def alert(uid: str, device_id: int = 101) -> dict:
     return {"uid": uid, "deviceId": device_id, "message": "Disk C: below 10% free",
             "subject": "Disk space", "createTime": 1_700_000_000.0, "updateTime": 1_700_000_000.0,
-            "sourceType": "CONDITION_DISK_FREE_SPACE", "sourceConfigUid": "cfg-1",
+            "sourceType": "CONDITION_AGENT_DISK_FREE_SPACE",
+            "sourceConfigUid": "0c9a3f4e-1d2b-4c5a-8e7f-6a5b4c3d2e1f",
             "sourceName": "Disk free", "severity": "MAJOR", "priority": "HIGH", "data": {}}
+
+
+def job_id(i: int) -> str:
+    return f"00000000-0000-4000-8000-{i:012d}"
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +49,7 @@ async def sim():
         devices=[{"id": 100 + i, "organizationId": 1, "nodeClass": "WINDOWS_SERVER",
                   "displayName": f"SRV-{i:02d}", "offline": False} for i in range(1, 8)],
         alerts=[alert(UID), alert(OTHER, 102)],
-        backup_jobs=[{"jobId": f"job-{i}", "jobStatus": "COMPLETED" if i % 3 else "FAILED",
+        backup_jobs=[{"jobId": job_id(i), "jobStatus": "COMPLETED" if i % 3 else "FAILED",
                       "planType": "IMAGE", "deviceId": 101, "organizationId": 1,
                       "jobStartTime": 1_700_000_000 + i} for i in range(7)],
     )
@@ -70,7 +76,7 @@ def test_registry_and_matrix():
     assert NinjaOneConnector.missing == {}
 
 
-async def test_acknowledge_resets_alert_with_note_and_keeps_it_listed(sim, http):
+async def test_acknowledge_resets_alert_with_note_and_it_leaves_the_list(sim, http):
     conn = make(sim, http)
     draft = AlertDraft(UID, note="Looking at it - tech A")
     plan = await conn.plan("acknowledge_alert", draft)
@@ -78,17 +84,17 @@ async def test_acknowledge_resets_alert_with_note_and_keeps_it_listed(sim, http)
         {"method": "POST", "path": f"/v2/alert/{UID}/reset", "body": {"note": "Looking at it - tech A"}}]
     result = await conn.perform("acknowledge_alert", draft)
     assert result.vendor_status == 204
+    assert result.extra == {"alert_ref": UID, "effect": "reset", "listed": False}
     # What was sent is exactly the plan.
     assert sim.requests == [{"method": c.method, "path": c.path, "body": c.body} for c in plan]
     assert sim.resets[UID] == [{"note": "Looking at it - tech A"}]
-    listed = {a["uid"]: a for a in await conn.list_alerts()}
-    assert listed[UID]["status"] == "ACKNOWLEDGED"
-    assert listed[UID]["updateTime"] > listed[UID]["createTime"]
-    assert "status" not in listed[OTHER]
-    # The token request carried the documented grant and scopes, and was made once.
+    # A reset condition is no longer triggered: NinjaOne stops listing it (there is no status).
+    listed = await conn.list_alerts()
+    assert [a["uid"] for a in listed] == [OTHER] and "status" not in listed[0]
+    # The token request carried the documented grant and the scopes Vectis needs, once.
     assert sim.token_requests == [{"grant_type": "client_credentials",
                                    "client_id": sim.credentials["client_id"],
-                                   "scope": "monitoring management control"}]
+                                   "scope": "monitoring management"}]
 
 
 async def test_acknowledge_without_note_sends_empty_activity_data(sim, http):
@@ -99,11 +105,13 @@ async def test_acknowledge_without_note_sends_empty_activity_data(sim, http):
     assert sim.requests[-1]["body"] == {}
 
 
-async def test_acknowledge_unknown_alert_is_a_named_404(sim, http):
-    with pytest.raises(VendorError) as err:
-        await make(sim, http).perform("acknowledge_alert", AlertDraft("no-such-uid"))
-    assert err.value.status == 404 and err.value.retry_safe is True
-    assert "no-such-uid" in str(err.value)
+async def test_acknowledge_of_an_alert_no_longer_listed_is_already_reset(sim, http):
+    conn = make(sim, http)
+    await conn.perform("resolve_alert", AlertDraft(UID))              # reset by DELETE first
+    again = await conn.perform("acknowledge_alert", AlertDraft(UID, note="late"))
+    assert again.vendor_status == 404
+    assert again.extra == {"alert_ref": UID, "effect": "reset", "listed": False, "already": True}
+    assert UID not in sim.resets and UID in sim.cleared
 
 
 async def test_resolve_deletes_alert_and_repeat_counts_as_already_resolved(sim, http):
@@ -112,6 +120,7 @@ async def test_resolve_deletes_alert_and_repeat_counts_as_already_resolved(sim, 
     assert [c.view() for c in plan] == [{"method": "DELETE", "path": f"/v2/alert/{UID}"}]
     first = await conn.perform("resolve_alert", AlertDraft(UID))
     assert first.vendor_status == 204 and "already" not in first.extra
+    assert first.extra["effect"] == "reset" and first.extra["listed"] is False
     assert sim.requests == [{"method": "DELETE", "path": f"/v2/alert/{UID}", "body": None}]
     assert [a["uid"] for a in await conn.list_alerts()] == [OTHER]
     again = await conn.perform("resolve_alert", AlertDraft(UID))
@@ -187,7 +196,8 @@ async def test_token_near_expiry_is_renewed_before_use(http):
 
 
 async def test_fresh_token_refused_is_not_retried(http):
-    sim = NinjaOneSimulator(token_ttl=0)         # every token is already expired on arrival
+    sim = NinjaOneSimulator()
+    sim.token_valid_for = 0                      # every token is already dead on arrival
     await sim.start()
     try:
         with pytest.raises(VendorError) as err:
@@ -236,12 +246,23 @@ async def test_lost_answer_to_resolve_retries_into_already_resolved(sim, http):
     assert sim.count("DELETE", "/v2/alert/{uid}") == 2 and UID not in sim.alerts
 
 
-async def test_lost_answer_to_acknowledge_retries_harmlessly(sim, http):
+async def test_lost_answer_to_acknowledge_retries_into_already_reset(sim, http):
+    # The first reset happened and its answer was lost; the retry finds the alert gone, which is
+    # what the caller wanted, not a failure.
     sim.faults.add(Fault(kind="drop_after", method="POST", path=r"/reset$"))
     result = await make(sim, http).perform("acknowledge_alert", AlertDraft(UID, note="n"))
-    assert result.vendor_status == 204
-    assert sim.resets[UID] == [{"note": "n"}, {"note": "n"}]
-    assert [a["uid"] for a in sim.state()["alerts"]] == [UID, OTHER]
+    assert result.vendor_status == 404 and result.extra["already"] is True
+    assert sim.resets[UID] == [{"note": "n"}]
+    assert sim.count(*RESET.split(" ")) == 2
+    assert [a["uid"] for a in sim.state()["alerts"]] == [OTHER]
+
+
+async def test_a_condition_that_still_holds_is_raised_again_as_a_new_alert(sim, http):
+    conn = make(sim, http)
+    await conn.perform("acknowledge_alert", AlertDraft(UID))
+    back = sim.raise_again(UID)
+    listed = {a["uid"] for a in await conn.list_alerts()}
+    assert listed == {OTHER, back["uid"]} and back["uid"] != UID
 
 
 async def test_organizations_and_devices_page_by_after(sim, http):
@@ -260,7 +281,7 @@ async def test_organizations_and_devices_page_by_after(sim, http):
 
 async def test_backup_jobs_follow_the_cursor(sim, http):
     jobs = await make(sim, http).list_backup_jobs(page_size=3)
-    assert [j["jobId"] for j in jobs] == [f"job-{i}" for i in range(7)]
+    assert [j["jobId"] for j in jobs] == [job_id(i) for i in range(7)]
     assert sim.count("GET", "/v2/backup/jobs") == 3
 
 

@@ -91,12 +91,17 @@ TOOLS = [
            "resolution_summary": string("Closing note (customer-visible).", max_length=20_000)},
           ("ticket_id",), PSA_VENDORS, destructive=True, mfa=True),
     _spec("acknowledge_alert", "Acknowledge alert",
-          "Acknowledge a NinjaOne alert (POST /v2/alert/{id}/reset). Only NinjaOne alerts can be "
-          "acknowledged: Atera, Datto, Kaseya and N-central expose no API for it. Supports dry_run.",
+          "Acknowledge a NinjaOne alert (POST /v2/alert/{id}/reset, the note as activity data). "
+          "NinjaOne has no acknowledged state: this RESETS the condition, the alert leaves "
+          "NinjaOne's alert list (the next sync resolves it here) and NinjaOne raises a new alert "
+          "if the condition still holds. Only NinjaOne alerts: Vectis offers no alert writes for "
+          "Atera, Datto, Kaseya or N-central. Supports dry_run.",
           "write:alerts", {"alert_id": object_id("alert"), "note": NOTE}, ("alert_id",), ALERT_VENDORS),
     _spec("resolve_alert", "Resolve alert",
-          "Resolve a NinjaOne alert (DELETE /v2/alert/{id}). Only NinjaOne alerts can be resolved: "
-          "Atera, Datto, Kaseya and N-central expose no API for it. Supports dry_run.",
+          "Resolve a NinjaOne alert (DELETE /v2/alert/{id}). At NinjaOne this RESETS the "
+          "condition: the alert leaves NinjaOne's alert list, and NinjaOne raises a new alert if "
+          "the condition still holds. Only NinjaOne alerts: Vectis offers no alert writes for "
+          "Atera, Datto, Kaseya or N-central. Supports dry_run.",
           "write:alerts", {"alert_id": object_id("alert"), "note": NOTE}, ("alert_id",), ALERT_VENDORS,
           destructive=True),
 ]

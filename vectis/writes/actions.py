@@ -217,8 +217,25 @@ class AlertAction:
                  "actor": ctx.actor.get("email") or ctx.actor.get("kind")}
         stored = await ctx.storage.vendor_changes.alert_changed(ctx.slug, r.alert["_id"], self.status,
                                                                 entry, ctx.now)
-        return {"alert_id": r.alert["_id"], "status": stored["status"] if stored else self.status,
-                **r.summary()}
+        out = {"alert_id": r.alert["_id"], "status": stored["status"] if stored else self.status,
+               **r.summary()}
+        if result.extra.get("effect") == "reset":
+            out["vendor_effect"] = _ninjaone_reset(self.status, result)
+        return out
+
+
+def _ninjaone_reset(status: str, result: VerbResult) -> dict:
+    """What NinjaOne really did: both alert verbs reset the condition (it has no acknowledged or
+    resolved state); the alert left its list of triggered alerts and comes back as a new alert
+    while the condition holds. Said in the tool's answer so nobody reads more into `status`."""
+    done = ("NinjaOne no longer listed this alert (already reset there, or its condition cleared)"
+            if result.extra.get("already") else
+            "NinjaOne reset the condition: the alert left NinjaOne's active alert list")
+    here = ("it stays acknowledged in Vectis until the next sync, which resolves it"
+            if status != "resolved" else "it is resolved in Vectis")
+    return {"action": "reset", "listed": False, "already": bool(result.extra.get("already")),
+            "summary": f"{done}; {here}. NinjaOne has no acknowledged state, and it raises a new "
+                       "alert if the condition still holds."}
 
 
 ACTIONS = {a.name: a for a in (

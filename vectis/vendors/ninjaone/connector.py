@@ -3,10 +3,18 @@
 `base_url` is the instance root (e.g. `https://app.ninjarmm.com`, `https://eu.ninjarmm.com`); the
 token endpoint is `{base}/ws/oauth/token` and every API path starts with `/v2`.
 
-NinjaOne has no separate "acknowledge": both alert verbs reset the condition. Acknowledge uses
-`POST /v2/alert/{uid}/reset` with a small activity-data body (so the note travels with it);
-resolve uses `DELETE /v2/alert/{uid}`, after which the alert is gone. NinjaOne also has ticket
-endpoints, but Vectis does not write tickets there, so no ticket verbs are listed.
+NinjaOne has no "acknowledged" state and no alert status at all: both alert verbs RESET the
+condition. Acknowledge uses `POST /v2/alert/{uid}/reset` with a small activity-data body (so the
+note travels with it); resolve uses `DELETE /v2/alert/{uid}`. After either, the alert leaves
+`GET /v2/alerts` (the list of triggered conditions), so the next sync resolves it here; if the
+condition still holds, NinjaOne raises it again as a new alert. Both calls are repeatable: an
+alert NinjaOne no longer has (404: an earlier attempt whose answer was lost, or a reset in the
+console) is the outcome the caller wanted. NinjaOne also has ticket endpoints, but Vectis does not
+write tickets there, so no ticket verbs are listed.
+
+The token asks for the scopes in the `scope` setting (default `monitoring management`: reads need
+monitoring, the resets need management). NinjaOne refuses a token request naming a scope the API
+app was not granted (400 invalid_scope) instead of narrowing it.
 """
 from __future__ import annotations
 
@@ -18,12 +26,12 @@ from urllib.parse import quote
 
 from cachetools import TTLCache
 
-from ..base import AlertDraft, Connector, VendorCall, VerbResult
+from ..base import AlertDraft, Connector, SourceSetting, VendorCall, VerbResult
 from ..errors import VendorError
 from ..http import VendorResponse
 from .reader import NinjaOneRead
 
-SCOPE = "monitoring management control"
+SCOPE = "monitoring management"          # the `scope` setting's default; `control` is remote control
 RENEW_MARGIN = 60.0        # seconds before expiry at which a cached token counts as spent
 PAGE_SIZE = 1000
 
@@ -37,6 +45,19 @@ class NinjaOneConnector(NinjaOneRead, Connector):
     kind = "rmm"
     verbs = frozenset({"acknowledge_alert", "resolve_alert"})
     missing: dict[str, str] = {}   # every verb of the matrix is available
+    settings: ClassVar[tuple[SourceSetting, ...]] = (
+        SourceSetting("scope", "OAuth scopes asked for with the token, space-separated (from "
+                      "monitoring, management, control, offline_access); the API app must be "
+                      "granted every one of them", default=SCOPE),)
+    effects: ClassVar[dict[str, str]] = {
+        "acknowledge_alert": "POST /v2/alert/{uid}/reset with the note as activity data resets the "
+                             "condition: NinjaOne has no acknowledged state, the alert leaves its "
+                             "active alert list (the next sync resolves it in Vectis) and NinjaOne "
+                             "raises a new alert if the condition still holds.",
+        "resolve_alert": "DELETE /v2/alert/{uid} resets the condition: the alert leaves NinjaOne's "
+                         "active alert list, and NinjaOne raises a new alert if the condition "
+                         "still holds.",
+    }
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot",
         "backup_jobs": "snapshot"}
@@ -74,10 +95,14 @@ class NinjaOneConnector(NinjaOneRead, Connector):
             form = {"grant_type": "client_credentials",
                     "client_id": str(self.credentials.get("client_id", "")),
                     "client_secret": str(self.credentials.get("client_secret", "")),
-                    "scope": SCOPE}
+                    "scope": str(self.setting("scope"))}
             # Asking for a token twice is harmless, so the token request may be retried.
-            response = await self.http.request(self.vendor, "POST", self.base_url + "/ws/oauth/token",
-                                               idempotent=True, data=form)
+            try:
+                response = await self.http.request(self.vendor, "POST",
+                                                   self.base_url + "/ws/oauth/token",
+                                                   idempotent=True, data=form)
+            except VendorError as exc:
+                raise _token_error(exc, form["scope"]) from None
             body = response.json()
             if not isinstance(body, dict) or not body.get("access_token"):
                 raise self.unexpected("the token request", response)
@@ -109,22 +134,31 @@ class NinjaOneConnector(NinjaOneRead, Connector):
 
     async def _perform_acknowledge_alert(self, draft: AlertDraft) -> VerbResult:
         (call,) = await self._plan_acknowledge_alert(draft)
-        # Resetting an alert twice leaves it in the same state, so retries are safe.
-        response = await self.send(call, idempotent=True, accept=(404,))
-        if response.status == 404:
-            raise VendorError(self.vendor, f"alert {draft.alert_ref} not found", status=404,
-                              retry_safe=True)
-        return VerbResult(vendor_status=response.status, extra={"alert_ref": draft.alert_ref})
+        return await self._reset(call, draft)
 
     async def _plan_resolve_alert(self, draft: AlertDraft) -> list[VendorCall]:
         return [VendorCall("DELETE", f"/v2/alert/{_seg(draft.alert_ref)}")]
 
     async def _perform_resolve_alert(self, draft: AlertDraft) -> VerbResult:
         (call,) = await self._plan_resolve_alert(draft)
-        response = await self.send(call, idempotent=True, accept=(404,))
-        # Gone already (an earlier attempt whose answer was lost, or reset in the console): the
-        # outcome the caller wanted holds.
-        extra: dict[str, Any] = {"alert_ref": draft.alert_ref}
+        return await self._reset(call, draft)
+
+    async def _reset(self, call: VendorCall, draft: AlertDraft) -> VerbResult:
+        """Either reset call. Resetting twice leaves the same state, so retries are safe; an
+        alert NinjaOne no longer lists (404: an earlier attempt whose answer was lost, or a reset
+        in the console) is already where the caller wanted it."""
+        try:
+            response = await self.send(call, idempotent=True, accept=(404,))
+        except VendorError as exc:
+            if exc.status == 403:
+                raise VendorError(self.vendor, str(exc), status=403, retry_safe=True,
+                                  hint="NinjaOne resets alerts only for an API app with the "
+                                       "management scope: grant it to the app at NinjaOne and keep "
+                                       "it in `{connect} --setting scope=\"monitoring management\"`"
+                                  ) from None
+            raise
+        # NinjaOne's answer: the condition is reset and no longer listed; there is no status.
+        extra: dict[str, Any] = {"alert_ref": draft.alert_ref, "effect": "reset", "listed": False}
         if response.status == 404:
             extra["already"] = True
         return VerbResult(vendor_status=response.status, extra=extra)
@@ -150,6 +184,23 @@ class NinjaOneConnector(NinjaOneRead, Connector):
 
     async def _after_pages(self, path: str, page_size: int) -> list[dict]:
         return [item async for batch in self._after_iter(path, page_size) for item in batch]
+
+
+def _token_error(exc: VendorError, scope: str) -> VendorError:
+    """A refused token request, with the next step in NinjaOne's terms."""
+    text = str(exc)
+    if exc.status == 400 and "scope" in text:
+        hint = (f"the NinjaOne API app is not granted every scope of {scope!r}: grant them to the "
+                "app (Administration > Apps > API) or ask for fewer with "
+                "`{connect} --setting scope=\"monitoring management\"`")
+    elif exc.status in (400, 401):
+        hint = ("NinjaOne refused the API app's client id or secret (an \"API Services "
+                "(machine-to-machine)\" app with the client credentials grant is needed): store "
+                "valid ones with `{connect} --base-url URL --credentials-stdin`")
+    else:
+        return exc
+    return VendorError(exc.vendor, f"token request refused: {text}", status=exc.status,
+                       retry_safe=True, retry_after=exc.retry_after, hint=hint)
 
 
 def _seg(value: int | str) -> str:

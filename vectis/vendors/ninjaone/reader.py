@@ -3,8 +3,8 @@ mapped to canonical `Record`s (vectis/sync/records.py).
 
 Every entity is a snapshot: NinjaOne's device filter (`df`) selects by organization, class,
 status or creation, never by change time, and organizations, alerts and backup jobs have no
-changed-since filter either. A device removed at NinjaOne, or an alert reset there, is simply
-absent from the next read.
+changed-since filter either. A device removed at NinjaOne, or an alert reset there (either alert
+verb), is simply absent from the next read, and the snapshot retires or resolves it.
 
 The few helpers the other RMM/backup read mixins share (vendor epochs, a device's presence from
 its last contact, dropping absent values) live here too: no module of their own is in scope.
@@ -161,8 +161,10 @@ def alert_record(alert: dict, owners: dict[int, Any]) -> Record:
         owner = owners.get(device_id)
     fields = present({
         "severity": SEVERITY.get(str(alert.get("severity") or "").upper()),
-        # A reset (POST .../reset) leaves the alert listed as acknowledged; DELETE removes it.
-        "status": "acknowledged" if alert.get("status") == "ACKNOWLEDGED" else "open",
+        # `GET /v2/alerts` lists triggered conditions only, and an Alert has no status field: a
+        # listed alert is open. Either reset (POST .../reset or DELETE) takes it off the list, and
+        # the snapshot then resolves it; there is no acknowledged state at NinjaOne.
+        "status": "open",
         "title": alert.get("subject") or alert.get("sourceName") or alert.get("conditionName"),
         "message": alert.get("message"),
         "created_at": epoch_time(alert.get("createTime")),

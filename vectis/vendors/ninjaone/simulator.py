@@ -1,11 +1,18 @@
 """NinjaOne simulator: client-credentials token endpoint, `/v2` lists (organizations, devices,
-alerts, backup jobs) and the two alert writes (reset with activity data, DELETE).
+alerts, backup jobs) and the two alert resets (with activity data, DELETE), as the public API
+(contract.json) has them.
 
-Shapes follow ../shared/docs/vendors.md §5: organizations and devices (`/v2/devices` and
-`/v2/devices-detailed`, which here hold the same objects) are bare arrays paged by `pageSize` +
-`after` (last id seen); alerts are a bare array; backup jobs use a named cursor and answer
-`{cursor:{name, offset, count, expires}, results}`. Tests change objects vendor-side with
-`touch_device`, `remove_device`, `touch_alert`, `clear_alert` and `add_backup_job`.
+Organizations and devices are bare arrays paged by `pageSize` + `after` (last id seen):
+`/v2/devices-detailed` serves the whole Device, `/v2/devices` only its node fields (no `os`,
+`system`, `ipAddresses`). `GET /v2/alerts` lists triggered conditions, and an Alert has no status:
+both resets take the alert off the list (kept in `cleared`, with the activity data in `resets`);
+`raise_again(uid)` is the condition still holding, a new alert with a new uid. Resetting an alert
+that is not listed answers 404 `{resultCode, errorMessage}` (NinjaOne documents no answer for it:
+unverified). Backup jobs use a named cursor and answer `{cursor:{name, offset, count, expires},
+results}`; `include` selects jobs by their device (active, deleted = no longer in `devices`, all).
+The token endpoint grants only `granted_scopes` and refuses more with 400 invalid_scope. Tests
+change objects vendor-side with `touch_device`, `remove_device`, `touch_alert`, `clear_alert`,
+`raise_again` and `add_backup_job`.
 """
 from __future__ import annotations
 
@@ -20,27 +27,38 @@ from aiohttp import web
 from ..simkit import Simulator
 
 SCOPES = {"monitoring", "management", "control", "offline_access"}
+# The fields of NodeWithDetailedReferences, all `/v2/devices` serves of a device.
+NODE_FIELDS = ("id", "uid", "assignedOwnerUid", "parentDeviceId", "organizationId", "locationId",
+               "nodeClass", "nodeRoleId", "rolePolicyId", "policyId", "approvalStatus", "offline",
+               "displayName", "systemName", "dnsName", "netbiosName", "created", "lastContact",
+               "lastUpdate", "userData", "tags", "maintenance", "references")
 
 
-def _failure(status: int, message: str) -> web.Response:
-    return web.json_response({"resultCode": "FAILURE", "errorMessage": message,
-                              "incidentId": str(uuid.uuid4())}, status=status)
+def _failure(status: int, message: str, code: str = "FAILURE") -> web.Response:
+    """NinjaOne's API error body: `{resultCode, errorMessage}` (module New-NinjaOneError)."""
+    return web.json_response({"resultCode": code, "errorMessage": message}, status=status)
 
 
 class NinjaOneSimulator(Simulator):
     vendor = "ninjaone"
 
     def __init__(self, client_id: str = "ninja-client", client_secret: str | None = None,
-                 token_ttl: int = 3600) -> None:
+                 token_ttl: int = 3600,
+                 granted_scopes: frozenset[str] = frozenset({"monitoring", "management"})) -> None:
+        self.granted_scopes = set(granted_scopes)   # what the API app was granted at NinjaOne
         self.credentials = {"client_id": client_id,
                             "client_secret": client_secret or secrets.token_urlsafe(24)}
         self.token_ttl = token_ttl              # expires_in of the tokens handed out
+        # How long a token really works, when NinjaOne drops it before its expires_in (None: it
+        # works for expires_in seconds).
+        self.token_valid_for: float | None = None
         self.tokens: dict[str, float] = {}      # access token -> wall-clock expiry
         self.organizations: dict[int, dict] = {}
         self.devices: dict[int, dict] = {}
         self.alerts: dict[str, dict] = {}       # uid -> alert, in creation order
         self.backup_jobs: list[dict] = []
         self.resets: dict[str, list[dict]] = {}  # uid -> activity data bodies received
+        self.cleared: dict[str, dict] = {}      # uid -> alert reset (no longer listed)
         self.requests: list[dict] = []          # writes received: {method, path, body}
         self.token_requests: list[dict] = []    # {grant_type, client_id, scope}, never secrets
         self._cursors: dict[str, dict] = {}
@@ -76,7 +94,16 @@ class NinjaOneSimulator(Simulator):
 
     def clear_alert(self, uid: str) -> None:
         """The condition cleared (or was reset in the console): NinjaOne stops listing it."""
-        self.alerts.pop(uid)
+        self.cleared[uid] = self.alerts.pop(uid)
+
+    def raise_again(self, uid: str) -> dict:
+        """A reset condition that still holds: NinjaOne triggers it again as a new alert (a new
+        uid is our assumption; the API does not say)."""
+        old = self.cleared.get(uid) or self.alerts[uid]
+        now = time.time()
+        alert = {**old, "uid": str(uuid.uuid4()), "createTime": now, "updateTime": now}
+        self.alerts[alert["uid"]] = alert
+        return alert
 
     def add_backup_job(self, **job) -> dict:
         item = {"jobId": str(uuid.uuid4()), **job}
@@ -91,6 +118,7 @@ class NinjaOneSimulator(Simulator):
         return {"organizations": list(self.organizations.values()),
                 "devices": list(self.devices.values()), "alerts": list(self.alerts.values()),
                 "backup_jobs": self.backup_jobs, "resets": self.resets,
+                "cleared": list(self.cleared),
                 "requests": self.requests, "token_requests": self.token_requests,
                 "tokens": len(self.tokens)}
 
@@ -103,16 +131,23 @@ class NinjaOneSimulator(Simulator):
         token = header[7:] if header.startswith("Bearer ") else ""
         expiry = self.tokens.get(token)
         if expiry is None or expiry <= time.time():
-            return web.json_response({"error": "invalid_token",
-                                      "error_description": "Access token is invalid or expired"},
-                                     status=401, headers={"WWW-Authenticate": "Bearer"})
+            # The body a live tenant gives (homotechsual/NinjaOne issue #59).
+            return web.json_response({"error": "not_authenticated",
+                                      "error_description": "Invalid credentials", "error_code": 10},
+                                     status=401)
         return None
+
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        return web.json_response({"resultCode": "FAILURE", "errorMessage": message},
+                                 status=status, headers=headers)
 
     # --- routes -------------------------------------------------------------------------------
     def routes(self, router: web.UrlDispatcher) -> None:
         router.add_post("/ws/oauth/token", self.token)
         router.add_get("/v2/organizations", self.list_organizations)
-        router.add_get("/v2/devices", self.list_devices)
+        router.add_get("/v2/devices", self.list_nodes)
         router.add_get("/v2/devices-detailed", self.list_devices)
         router.add_get("/v2/device/{id}", self.get_device)
         router.add_get("/v2/alerts", self.list_alerts)
@@ -131,10 +166,12 @@ class NinjaOneSimulator(Simulator):
             return web.json_response({"error": "invalid_client",
                                       "error_description": "Bad client credentials"}, status=401)
         scopes = set(str(form.get("scope", "")).split())
-        if not scopes or not scopes <= SCOPES:
+        if not scopes or not scopes <= SCOPES or not scopes <= self.granted_scopes:
+            # Refused, not narrowed (WYRE-AI/ninjaone-mcp PR #87).
             return web.json_response({"error": "invalid_scope"}, status=400)
         token = secrets.token_urlsafe(32)
-        self.tokens[token] = time.time() + self.token_ttl
+        lifetime = self.token_ttl if self.token_valid_for is None else self.token_valid_for
+        self.tokens[token] = time.time() + lifetime
         return web.json_response({"access_token": token, "token_type": "Bearer",
                                   "expires_in": self.token_ttl, "scope": " ".join(sorted(scopes))})
 
@@ -143,6 +180,11 @@ class NinjaOneSimulator(Simulator):
 
     async def list_devices(self, request: web.Request) -> web.Response:
         return self._keyset(request, self.devices)
+
+    async def list_nodes(self, request: web.Request) -> web.Response:
+        nodes = {key: {k: v for k, v in device.items() if k in NODE_FIELDS}
+                 for key, device in self.devices.items()}
+        return self._keyset(request, nodes)
 
     async def get_device(self, request: web.Request) -> web.Response:
         raw = request.match_info["id"]
@@ -165,20 +207,19 @@ class NinjaOneSimulator(Simulator):
         if not isinstance(body, dict):
             return _failure(400, "Activity data must be a JSON object")
         self.requests.append({"method": "POST", "path": request.path, "body": body})
-        alert = self.alerts.get(uid)
-        if alert is None:
+        if uid not in self.alerts:
             return _failure(404, f"Alert {uid} not found")
-        # Reset keeps the alert listed; the change shows in status and updateTime.
-        alert["status"] = "ACKNOWLEDGED"
-        alert["updateTime"] = time.time()
+        # The condition is reset: the alert is no longer triggered, so no longer listed.
         self.resets.setdefault(uid, []).append(body)
+        self.clear_alert(uid)
         return web.Response(status=204)
 
     async def delete_alert(self, request: web.Request) -> web.StreamResponse:
         uid = request.match_info["uid"]
         self.requests.append({"method": "DELETE", "path": request.path, "body": None})
-        if self.alerts.pop(uid, None) is None:
+        if uid not in self.alerts:
             return _failure(404, f"Alert {uid} not found")
+        self.clear_alert(uid)
         return web.Response(status=204)
 
     async def list_backup_jobs(self, request: web.Request) -> web.Response:
@@ -193,8 +234,11 @@ class NinjaOneSimulator(Simulator):
         else:
             # A cursor pins the result set, so later pages do not shift while jobs come in.
             include = request.query.get("include", "active")
+            # `include` selects devices (active, deleted or all), not jobs.
+            if include not in ("active", "deleted", "all"):
+                return _failure(400, "include must be active, deleted or all")
             items = [j for j in self.backup_jobs if include == "all"
-                     or (include == "deleted") == bool(j.get("deleted"))]
+                     or (include == "deleted") == (j.get("deviceId") not in self.devices)]
             name = uuid.uuid4().hex
             cursor = self._cursors[name] = {"items": items, "offset": 0,
                                             "expires": time.time() + 300}
