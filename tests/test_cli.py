@@ -100,6 +100,34 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
     assert "the database did not answer" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_configuration_flags_stand_on_either_side_of_the_command(tmp_path, mongo_uri, db_prefix):
+    # No database in the environment: only the flags say where it is.
+    env = clean_env(VECTIS_DB_PREFIX=db_prefix)
+    flags = ["--mongo-uri", mongo_uri, "--data-dir", str(tmp_path / "data")]
+    created = run_cli("admin", "create-tenant", "acme", "--name", "Acme IT", *flags, env=env)
+    assert created.returncode == 0, created.stderr
+
+    def listed(*args):
+        result = run_cli(*args, env=env)
+        assert result.returncode == 0, result.stderr
+        return [t["slug"] for t in json.loads(result.stdout)]
+    assert listed("admin", "list-tenants", "--json", *flags) == ["acme"]            # after the command
+    assert listed("admin", *flags, "list-tenants", "--json") == ["acme"]            # between
+    assert listed(*flags, "admin", "list-tenants", "--json") == ["acme"]            # before admin
+    assert listed("admin", "--mongo-uri", mongo_uri, "list-tenants", "--data-dir",  # split
+                  str(tmp_path / "data"), "--json") == ["acme"]
+    # Given twice, the one after the command wins.
+    from .support.processes import free_port
+    dead = f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"
+    assert listed("admin", "--mongo-uri", dead, "list-tenants", "--json", *flags) == ["acme"]
+    refused = run_cli("admin", *flags, "list-tenants", "--mongo-uri", dead, env=env)
+    assert refused.returncode == 1 and "the database did not answer" in refused.stderr
+    # What is not a configuration flag is still refused, wherever it stands.
+    bogus = run_cli("admin", "list-tenants", "--bogus", *flags, env=env)
+    assert bogus.returncode == 2 and "unrecognized arguments: --bogus" in bogus.stderr
+    assert "--data-dir" in run_cli("admin", "list-tenants", "--help", env=env).stdout
+
+
 @pytest.mark.slow
 def test_cli_uses_the_embedded_database_of_a_running_server(tmp_path):
     data = tmp_path / "data"

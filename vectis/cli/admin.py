@@ -400,6 +400,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
     add_rule_commands(sub)
+    for command in sub.choices.values():          # the configuration flags after the command too
+        add_config_flags(command, suppress=True)
     return parser
 
 

@@ -7,15 +7,46 @@ import sys
 
 from ..config import ConfigError, load_config, with_secrets
 
+# The configuration flags: (flag, metavar or None for a switch, help). Accepted by the server and by every admin
+# command, before or after the command's name.
+CONFIG_FLAGS = (
+    ("--config", "FILE", "TOML configuration file (or VECTIS_CONFIG)"),
+    ("--host", "HOST", "listen address"),
+    ("--port", "PORT", "listen port (0 picks a free one)"),
+    ("--data-dir", "DIR", "embedded database, generated secrets, demo logins"),
+    ("--mongo-uri", "URI", "use this MongoDB instead of the embedded database"),
+    ("--no-demo", None, "do not seed the demo tenants"),
+)
 
-def add_config_flags(parser: argparse.ArgumentParser) -> None:
+
+def add_config_flags(parser: argparse.ArgumentParser, *, suppress: bool = False) -> None:
+    """The configuration flags on `parser`. With `suppress`, a flag left out sets nothing, so on
+    a subcommand it does not overwrite the same flag given before the subcommand's name."""
     group = parser.add_argument_group("configuration (flags override VECTIS_* and the file)")
-    group.add_argument("--config", metavar="FILE", help="TOML configuration file (or VECTIS_CONFIG)")
-    group.add_argument("--host", help="listen address")
-    group.add_argument("--port", type=int, help="listen port (0 picks a free one)")
-    group.add_argument("--data-dir", metavar="DIR", help="embedded database, generated secrets, demo logins")
-    group.add_argument("--mongo-uri", metavar="URI", help="use this MongoDB instead of the embedded database")
-    group.add_argument("--no-demo", action="store_true", help="do not seed the demo tenants")
+    for flag, metavar, help_text in CONFIG_FLAGS:
+        extra = {"default": argparse.SUPPRESS} if suppress else {}
+        if metavar is None:
+            group.add_argument(flag, action="store_true", help=help_text, **extra)
+        else:
+            group.add_argument(flag, metavar=metavar, help=help_text,
+                               type=int if flag == "--port" else None, **extra)
+
+
+def admin_position(argv: list[str]) -> int | None:
+    """Where `admin` stands in `argv` when only configuration flags come before it, else None."""
+    with_value = {flag for flag, metavar, _ in CONFIG_FLAGS if metavar}
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "admin":
+            return i
+        if token in with_value:
+            i += 2
+        elif token == "--no-demo" or token.split("=", 1)[0] in with_value and "=" in token:
+            i += 1
+        else:
+            return None
+    return None
 
 
 def config_from_args(args: argparse.Namespace):
@@ -36,9 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["admin"]:
+    if (at := admin_position(argv)) is not None:      # flags may stand before `admin` too
         from .admin import main as admin_main
-        return admin_main(argv[1:])
+        return admin_main(argv[:at] + argv[at + 1:])
     args = build_parser().parse_args(argv)
     try:
         config = config_from_args(args)
