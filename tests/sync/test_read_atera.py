@@ -181,6 +181,7 @@ async def test_contracts_and_invoices_round_trip(psa):
 
     invoices, _ = await read_all(connector, "invoices")
     canonical = psa.with_ref("invoices")
+    names = {doc["_id"]: doc["name"] for doc in psa.docs["customers"]}
     assert len(invoices) == len(canonical) > 0
     for record in invoices:
         doc = canonical[record.external_id]
@@ -188,7 +189,8 @@ async def test_contracts_and_invoices_round_trip(psa):
         assert (record.fields["number"], record.fields["total"], record.fields["currency"]) == (
             record.external_id, doc["total"], doc["currency"])
         assert close(record.fields["issued_at"], as_utc(doc["issued_at"]))
-        assert record.links == {"customer": owners[doc["customer_id"]]}
+        # The Invoice DTO has no customer id: the billed company's name (`To.CompanyName`) links.
+        assert record.links == {} and record.link_names == {"customer": names[doc["customer_id"]]}
 
 
 # --- the full read: the RMM side -------------------------------------------------------------------
@@ -210,20 +212,25 @@ async def test_agents_round_trip_as_assets(rmm):
         assert record.link_names == {"customer": names[doc["customer_id"]]}
 
 
-async def test_alerts_round_trip_current_and_archived(rmm):
+async def test_alerts_round_trip_open_and_snoozed_only(rmm):
     alerts, _ = await read_all(await rmm.connector(), "alerts")
-    canonical = rmm.with_ref("alerts")
+    everything = rmm.with_ref("alerts")
+    assert {doc["status"] for doc in everything.values()} >= {"resolved"}
+    # Read with alertStatus=Open, then Snoozed: an archived (resolved) alert is absent, and the
+    # snapshot resolves it.
+    canonical = {k: doc for k, doc in everything.items() if doc["status"] != "resolved"}
     assert len(alerts) == len(canonical) > 0 and {r.external_id for r in alerts} == set(canonical)
-    assert {doc["status"] for doc in canonical.values()} >= {"resolved"}
+    assert [r["params"].get("alertStatus") for r in rmm.sim.log
+            if r["path"].endswith("/alerts")] == ["Open", "Snoozed"]
     names = {doc["_id"]: doc["name"] for doc in rmm.docs["customers"]}
     for record in alerts:
         doc, fields = canonical[record.external_id], record.fields
         # Atera has no acknowledgement (snoozing is the nearest): it lists such an alert as open.
-        assert fields["status"] == ("resolved" if doc["status"] == "resolved" else "open")
+        assert fields["status"] == "open"
         assert (fields["title"], fields["message"], fields["severity"]) == (
             doc["title"], doc["message"], SEVERITY[doc["severity"]])
         assert close(fields["created_at"], as_utc(doc["created_at"]))
-        assert close(fields["resolved_at"], as_utc(doc["resolved_at"]))
+        assert fields["resolved_at"] is None
         assert record.link_names == {"customer": names[doc["customer_id"]]}
 
 
@@ -310,9 +317,13 @@ async def test_rmm_snapshots_follow_the_vendor(rmm):
     rmm.sim.archive_alert(live)
     rmm.sim.remove("alerts", removed)
     alerts = {r.external_id: r for r in (await read_all(connector, "alerts"))[0]}
-    assert str(removed) not in alerts and len(alerts) == len(rmm.with_ref("alerts")) - 1
-    assert alerts[str(live)].fields["status"] == "resolved"
-    assert alerts[str(live)].fields["resolved_at"] is not None
+    current = {k for k, doc in rmm.with_ref("alerts").items() if doc["status"] != "resolved"}
+    # Archived (resolved at Atera) or deleted: either way no longer read, so resolved here.
+    assert set(alerts) == current - {str(live), str(removed)}
+    snoozed = min(i for i, a in rmm.sim.alerts.items() if not a["Archived"])
+    rmm.sim.alerts[snoozed]["SnoozedEndDate"] = "2099-01-01T00:00:00Z"
+    again = {r.external_id: r for r in (await read_all(connector, "alerts"))[0]}
+    assert set(again) == set(alerts) and again[str(snoozed)].fields["status"] == "acknowledged"
 
 
 # --- rate limiting -----------------------------------------------------------------------------------

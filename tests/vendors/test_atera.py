@@ -100,7 +100,7 @@ async def test_plan_is_what_is_sent(sim, conn):
     assert sent == [{"method": c.method, "path": c.path, "body": c.body} for c in planned]
     assert planned[1].body == {"CommentText": "Rebooted the firewall",
                                "CommentTimestampUTC": "2026-05-04T12:00:00.250Z",
-                               "TechnicianCommentDetails": {"IsInternal": True,
+                               "TechnicianCommentDetails": {"TechnicianId": 1, "IsInternal": True,
                                                             "TechnicianEmail": "tech@msp.example"}}
     assert planned[-1].view() == {"method": "PUT", "path": f"/tickets/{result.external_id}",
                                   "body": {"TicketStatus": "Closed"}}
@@ -118,6 +118,16 @@ async def test_note_visibility_and_technician(sim, conn, http):
     assert comments["We are on it"]["IsInternal"] is False
     assert comments["By id"]["TechnicianContactID"] == 1
     assert sim.tickets[3001]["LastTechnicianComment"] == "By id"
+    # Atera posts comments only as an existing technician: an e-mail alone is not enough.
+    by_email = atera.Atera(sim.base_url + ROOT, {"api_key": sim.credentials["api_key"],
+                                                 "technician_email": "tech@msp.example"}, http)
+    with pytest.raises(VendorError) as caught:
+        await by_email.plan("add_note", NoteDraft("3001", "x", internal=True))
+    assert caught.value.retry_safe and "--setting technician_id=" in caught.value.describe("t", "s")
+    chosen = atera.Atera(sim.base_url + ROOT, {"api_key": sim.credentials["api_key"]}, http,
+                         settings={"technician_id": "1"})
+    (call,) = await chosen.plan("add_note", NoteDraft("3001", "x", internal=True))
+    assert call.body["TechnicianCommentDetails"] == {"TechnicianId": 1, "IsInternal": True}
 
 
 async def test_close_posts_resolution_once_and_closes(sim, conn):
@@ -153,7 +163,8 @@ async def test_recover_note(sim, conn):
 
 
 async def test_alert_verbs_missing_with_documented_reason(sim, conn):
-    reason = "Atera\u2019s alerts API has no documented update verb."
+    reason = atera.ALERTS_ABSENT
+    assert "Atera's own API can resolve" in reason
     assert conn.missing == {"acknowledge_alert": reason, "resolve_alert": reason}
     for verb in ("acknowledge_alert", "resolve_alert"):
         with pytest.raises(VerbUnsupported) as caught:
@@ -167,7 +178,7 @@ async def test_wrong_credentials(sim, http):
     with pytest.raises(VendorError) as caught:
         await bad.perform("create_ticket", draft(contact_ref="41"))
     assert caught.value.status == 401 and caught.value.retry_safe is True
-    assert "denied" in str(caught.value) and list(sim.tickets) == [3001]
+    assert "API key" in caught.value.describe("t", "s") and list(sim.tickets) == [3001]
 
 
 async def test_429_then_success(sim, conn, http):
@@ -197,7 +208,9 @@ async def test_create_survives_a_failing_follow_up_read(sim, conn, http):
     # The ticket exists once POST /tickets answered; a failing GET must not turn that into an error.
     sim.faults.add(kind="status", status=503, method="GET", path=r"/tickets/\d+$", count=3)
     result = await conn.perform("create_ticket", draft(contact_ref="41"))
-    assert int(result.external_id) in sim.tickets and result.number is None
+    # The ticket is found the way recovery finds it (this customer's, our title, just created).
+    assert int(result.external_id) in sim.tickets
+    assert result.number == sim.tickets[int(result.external_id)]["TicketNumber"]
     assert http.calls[("atera", "503")] == 3
 
 
@@ -237,9 +250,12 @@ async def test_simulator_lists_alert_writes_and_errors(sim, conn):
         async with s.delete(f"{ROOT}/alerts/91") as r:
             assert r.status == 404
         async with s.get(f"{ROOT}/tickets/999") as r:
-            assert r.status == 404 and "Message" in await r.json()
+            problem = await r.json(content_type=None)
+            assert r.status == 404 and r.content_type == "application/problem+json"
+            assert problem["status"] == 404 and problem["title"] == "Not Found"
         async with s.post(f"{ROOT}/tickets", json={"Description": "x", "EndUserID": 41}) as r:
-            assert r.status == 400 and "ticket.TicketTitle" in (await r.json())["ModelState"]
+            assert r.status == 400
+            assert "ticket.TicketTitle" in (await r.json(content_type=None))["errors"]
         async with s.post(f"{ROOT}/tickets/3001/comments", json={"CommentText": "x"}) as r:
             assert r.status == 400
         async with s.get(f"{ROOT}/tickets/3001/comments") as r:

@@ -1,5 +1,6 @@
-"""Alert write tools: only NinjaOne can acknowledge (reset) and resolve (delete); every other
-vendor's alert gets the documented reason, and tools/list follows the vendor matrix."""
+"""Alert write tools: only NinjaOne can acknowledge and resolve (both RESET the condition there, and
+the answer says so); every other vendor's alert gets the documented reason, and tools/list follows
+the vendor matrix."""
 from __future__ import annotations
 
 from vectis.ids import new_id
@@ -12,7 +13,7 @@ REASONS = {
     "ncentral": "N-central exposes no documented notification-update REST verb.",
     "kaseya_vsax": "Kaseya VSA X notifications API documents only DELETE (destructive); no "
                    "acknowledge or close verb.",
-    "atera": "Atera’s alerts API has no documented update verb.",
+    "atera": "Vectis offers no alert writes for Atera (the public docs' vendor matrix)",
 }
 TICKET_TOOLS = {"create_ticket", "reply_to_ticket", "add_internal_note", "close_ticket"}
 ALERT_TOOLS = {"acknowledge_alert", "resolve_alert"}
@@ -32,13 +33,20 @@ async def test_acknowledge_then_resolve_a_ninjaone_alert(make_vendor_tenant, htt
     out = await structured(http, tenant.url, tenant.token, "acknowledge_alert",
                            {"alert_id": alert["_id"], "note": "Looking into it"})
     assert out["status"] == "acknowledged" and out["vendor"] == "ninjaone"
-    assert sim.alerts[uid]["status"] == "ACKNOWLEDGED"
+    # NinjaOne has no acknowledged state: the reset took the alert off its list, and the answer
+    # says so (the next sync resolves it here; NinjaOne raises a new alert if it persists).
+    effect = out["vendor_effect"]
+    assert effect["action"] == "reset" and effect["listed"] is False and effect["already"] is False
+    assert "raises a new alert" in effect["summary"] and "next sync" in effect["summary"]
+    assert uid not in sim.alerts and sim.resets[uid] == [{"note": "Looking into it"}]
     got = await structured(http, tenant.url, tenant.token, "get_alert", {"alert_id": alert["_id"]})
     assert got["status"] == "acknowledged"
     assert [h["action"] for h in got["history"]][-1] == "acknowledged"
 
+    # DELETE /v2/alert/{uid}: NinjaOne no longer has it (404), which is the wanted outcome.
     out = await structured(http, tenant.url, tenant.token, "resolve_alert", {"alert_id": alert["_id"]})
-    assert out["status"] == "resolved" and uid not in sim.alerts        # DELETE /v2/alert/{uid}
+    assert out["status"] == "resolved" and out["vendor_effect"]["already"] is True
+    assert sim.count("DELETE", "/v2/alert/{uid}") == 1
     got = await structured(http, tenant.url, tenant.token, "get_alert", {"alert_id": alert["_id"]})
     assert got["status"] == "resolved" and got["resolved_at"]
     again = await call_tool(http, tenant.url, tenant.token, "resolve_alert", {"alert_id": alert["_id"]})

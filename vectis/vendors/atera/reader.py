@@ -1,7 +1,7 @@
 """Atera read side for the sync engine (contract: `vectis/sync/records.py`).
 
-Every list is paged the Atera way, `page` / `itemsInPage` (at most 50 for tickets and comments,
-500 elsewhere), until `totalPages`, from the `{items, totalItemCount, page, itemsInPage,
+Every list is paged the Atera way, `page` / `itemsInPage` (at most 50 for tickets, comments and
+contacts, 500 elsewhere), until `totalPages`, from the `{items, totalItemCount, page, itemsInPage,
 totalPages, ...}` envelope. Atera can filter only tickets by change time, so tickets are
 incremental and everything else is a snapshot:
 - tickets: the first run lists `GET /tickets`, later runs `GET /tickets/lastmodified?date=<since>`;
@@ -9,8 +9,10 @@ incremental and everything else is a snapshot:
   Atera's "Deleted" status is reported deleted;
 - customers `GET /customers`, contacts `GET /contacts` (an archived end user is reported
   deleted), contracts `GET /contracts`, invoices `GET /billing/invoices`;
-- the RMM side: agents `GET /agents` as assets, and `GET /alerts` (current and archived: an
-  archived alert is a resolved one).
+- the RMM side: agents `GET /agents` as assets, and the current alerts: `GET /alerts` with
+  `alertStatus=Open`, then `alertStatus=Snoozed` (neither spec says what the list holds without
+  it). An alert resolved (archived) at Atera is absent, and the snapshot resolves it.
+- invoices name their customer only as `To.CompanyName` (the Invoice DTO has no customer id).
 Atera's comments have no id of their own: a comment's id here is its ticket id, time and a digest
 of its author and text, stable as long as Atera returns the same comment.
 """
@@ -30,10 +32,11 @@ TICKET_STATUSES = {"open": "open", "pending": "waiting", "resolved": "resolved",
 SEVERITIES = {"critical": "critical", "warning": "moderate", "information": "info"}
 CONTRACT_KINDS = {"retainerflatfee": "managed_services", "remotemonitoring": "managed_services",
                   "onlinebackup": "managed_services", "hourly": "managed_services",
-                  "blockhours": "block_hours", "block": "block_hours", "blockmoney": "block_hours",
+                  "blockhours": "block_hours", "blockmoney": "block_hours",
                   "projectonetimefee": "project", "projecthourlyrate": "project"}
 SERVER_TYPES = ("server", "domain controller")
 TICKET_PAGE, LIST_PAGE = 50, 500           # Atera's maxima
+CONTACT_PAGE = 50                          # the newer spec's maximum for contacts
 THREADS_AT_ONCE = 4                  # below the HTTP client's connections per host
 MAX_PAGES = 10_000                   # a vendor that ignores paging must not keep us reading forever
 
@@ -57,10 +60,13 @@ class AteraRead:
             response = await self._get(path, {**(params or {}), "page": page,  # type: ignore[attr-defined]
                                                "itemsInPage": size})
             body = response.body
-            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+            items = body.get("items") if isinstance(body, dict) else None
+            if items is None and isinstance(body, dict) and body.get("totalItemCount") == 0:
+                items = []                 # the newer spec lets `items` be null when empty
+            if not isinstance(items, list):
                 raise VendorError("atera", f"unexpected answer to GET {path}",
                                   status=response.status, retry_safe=True)
-            rows = [row for row in body["items"] if isinstance(row, dict)]
+            rows = [row for row in items if isinstance(row, dict)]
             yield rows
             pages = body.get("totalPages")
             more = page < int(pages) if isinstance(pages, int) else bool(body.get("nextLink"))
@@ -78,7 +84,7 @@ class AteraRead:
                             "country": row.get("Country")}}) for row in rows]
 
     async def _read_contacts(self, since: datetime | None) -> AsyncIterator[list[Record]]:
-        async for rows in self._list("/contacts", LIST_PAGE):
+        async for rows in self._list("/contacts", CONTACT_PAGE):
             yield [Record(str(row["EndUserID"]), {
                 "name": _name(row.get("Firstname"), row.get("Lastname")) or "",
                 "email": _email(row.get("Email")), "phone": row.get("Phone") or None,
@@ -159,10 +165,9 @@ class AteraRead:
                     fields["currency"] = currency
                 if isinstance(row.get("LineItems"), list):
                     fields["lines"] = [_line(line) for line in row["LineItems"] if isinstance(line, dict)]
-                # The invoice DTO names the billed company (`To`) rather than its id.
-                billed = row.get("CustomerName") or (row.get("To") or {}).get("CompanyName")
-                records.append(Record(str(row["InvoiceNumber"]), fields,
-                                      links=_links(customer=row.get("CustomerID")), link_names=_names(billed)))
+                # The invoice DTO names the billed company (`To.CompanyName`), never its id.
+                billed = (row.get("To") or {}).get("CompanyName")
+                records.append(Record(str(row["InvoiceNumber"]), fields, link_names=_names(billed)))
             yield records
 
     # --- the RMM side -------------------------------------------------------------------------
@@ -171,9 +176,12 @@ class AteraRead:
             yield [_asset(row) for row in rows]
 
     async def _read_alerts(self, since: datetime | None) -> AsyncIterator[list[Record]]:
-        now = datetime.now(UTC)
-        async for rows in self._list("/alerts", TICKET_PAGE):
-            yield [_alert(row, now) for row in rows]
+        now, seen = datetime.now(UTC), set()
+        for status in ("Open", "Snoozed"):
+            async for rows in self._list("/alerts", TICKET_PAGE, {"alertStatus": status}):
+                fresh = [row for row in rows if row.get("AlertID") not in seen]
+                seen.update(row.get("AlertID") for row in fresh)
+                yield [_alert(row, now) for row in fresh]
 
 
 async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]) -> list[Record]:

@@ -60,12 +60,15 @@ def seed(sim, batch: Batch) -> None:
             "LastName": last, "IsInternal": bool(message.get("is_internal"))})
     contracts = [with_id("ContractID", vendor_id, {
         **owner(doc), "ContractName": doc["name"], "Active": doc["status"] == "active",
-        "ContractType": {"block_hours": "Block", "project": "ProjectOneTimeFee"}.get(doc["kind"],
+        "ContractType": {"block_hours": "BlockHours", "project": "ProjectOneTimeFee"}.get(doc["kind"],
                                                                                    "RetainerFlatFee"),
         "StartDate": atera_time(doc.get("start_date")), "EndDate": atera_time(doc.get("end_date"))})
         for doc, vendor_id in batch.vendor_ids("contracts", batch.get("contracts"))]
+    # The Invoice DTO names the billed customer only as `To.CompanyName` (no customer id).
     invoices = [with_id("InvoiceNumber", vendor_id, {
-        **owner(doc), "InvoiceDate": atera_time(doc["issued_at"]), "Total": doc["total"],
+        "InvoiceId": stable_uuid(doc["_id"]), "InvoiceNumberAsString": None if vendor_id is None else str(vendor_id),
+        "To": {"CompanyName": owner(doc)["CustomerName"]},
+        "InvoiceDate": atera_time(doc["issued_at"]), "Total": doc["total"],
         "Currency": doc.get("currency") or "USD"})
         for doc, vendor_id in batch.vendor_ids("invoices", batch.get("invoices"))]
     agents = [with_id("AgentID", vendor_id, {

@@ -1,10 +1,15 @@
 """Atera simulator: API v3 under `/api/v3`, in memory.
 
-Shapes follow Atera's Swagger (docs/vendors.md section 4): `X-API-KEY` authentication, PascalCase
-records, `{items, totalItemCount, page, itemsInPage, totalPages, prevLink, nextLink}` list
-envelopes paged by `page` / `itemsInPage` (clamped to the endpoint's maximum), ASP.NET-style
-error bodies (`{"Message": ...}`, plus `ModelState` for validation), `{ActionID}` answers to
-writes. Alerts can be resolved (`PUT`, 204) and deleted (`DELETE`, 204) as the real API allows,
+Shapes follow Atera's published specs (contract.json): the API key in `X-API-KEY` (legacy) or
+`Authorization: Bearer` (JWT keys), PascalCase records, `{items, totalItemCount, page,
+itemsInPage, totalPages, prevLink, nextLink}` list envelopes paged by `page` / `itemsInPage`
+(clamped to the endpoint's maximum: 50 for tickets, comments, alerts and contacts), ProblemDetails
+error bodies (`application/problem+json`, `errors` for validation) for 4xx, none for 401 and 5xx,
+`{ActionID: "<id>"}` (a string) answers to writes. `create_answer` picks what `POST /tickets`
+answers, since neither spec says what ActionID holds for a create: "result" (the ticket id),
+"action" (an id of something else, an action number), "null" (`{ActionID: null}`, the newer spec
+allows it) or "empty" (201 without a body, the older spec). Comments need an existing `TechnicianId` (an e-mail alone is
+refused). Alerts can be resolved (`PUT`, 204) and deleted (`DELETE`, 204) as the real API allows,
 although Vectis offers neither (the public docs' matrix).
 
 `GET /tickets/lastmodified?date=` lists the tickets modified since `date` (default: today). The
@@ -37,12 +42,25 @@ def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
+TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+          409: "Conflict", 429: "Too Many Requests"}
+
+
+def problem_body(status: int, text: str, **extra) -> str:
+    return json.dumps({"type": f"https://tools.ietf.org/html/rfc9110#section-15.5.{status - 399}",
+                       "title": TITLES.get(status, "Error"), "status": status, "detail": text,
+                       **extra})
+
+
 def message(status: int, text: str, **extra) -> web.Response:
-    return web.json_response({"Message": text, **extra}, status=status)
+    """Atera's error answer: ProblemDetails (the newer spec, 400/404/409)."""
+    return web.Response(text=problem_body(status, text, **extra), status=status,
+                        content_type="application/problem+json")
 
 
 def invalid(field: str, text: str) -> web.Response:
-    return message(400, "The request is invalid.", ModelState={field: [text]})
+    # ASP.NET Core's ValidationProblemDetails: the field errors under `errors`.
+    return message(400, "One or more validation errors occurred.", errors={field: [text]})
 
 
 class AteraSimulator(Simulator):
@@ -50,7 +68,9 @@ class AteraSimulator(Simulator):
     root = ROOT
 
     def __init__(self) -> None:
-        self.credentials = {"api_key": secrets.token_hex(16), "technician_email": "tech@msp.example"}
+        self.credentials = {"api_key": secrets.token_hex(16), "technician_id": "1",
+                            "technician_email": "tech@msp.example"}
+        self.create_answer = "result"                 # "result" | "action" | "null" | "empty"
         self.technicians: dict[int, dict] = {1: {"TechnicianContactID": 1, "Email": "tech@msp.example",
                                                  "FirstName": "Sam", "LastName": "Tech"}}
         self.customers: dict[int, dict] = {}
@@ -63,7 +83,7 @@ class AteraSimulator(Simulator):
         self.invoices: dict[int, dict] = {}
         self.log: list[dict] = []
         self.modified: dict[int, datetime] = {}       # ticket id -> last modification (UTC)
-        self._ids = {"ticket": 5000, "contact": 900, "comment": 0}
+        self._ids = {"ticket": 5000, "contact": 900, "comment": 0, "action": 0}
         super().__init__()
 
     # --- set-up -------------------------------------------------------------------------------
@@ -153,9 +173,22 @@ class AteraSimulator(Simulator):
 
     async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
         key = request.headers.get("X-API-KEY", "")
+        bearer = request.headers.get("Authorization", "")
+        if not key and bearer.startswith("Bearer "):
+            key = bearer[7:]
         if not hmac.compare_digest(key, self.credentials["api_key"]):
-            return message(401, "Authorization has been denied for this request.")
+            return self.error_response(401, "Authorization has been denied for this request.")
         return None
+
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        """4xx as ProblemDetails, except 401 (undocumented: ASP.NET Core's default, no body);
+        5xx without a body (both specs: 500 with no schema)."""
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        if status >= 500 or status == 401:
+            return web.Response(status=status, headers=headers)
+        return web.Response(text=problem_body(status, message), status=status, headers=headers,
+                            content_type="application/problem+json")
 
     @web.middleware
     async def _record(self, request: web.Request, handler) -> web.StreamResponse:
@@ -177,9 +210,10 @@ class AteraSimulator(Simulator):
         return handler
 
     async def list_contacts(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("searchOptions.email", "").lower()
+        # `Email` is the newer spec's name, `searchOptions.email` the older one's.
+        wanted = (request.query.get("Email") or request.query.get("searchOptions.email", "")).lower()
         rows = [c for c in self.contacts.values() if wanted in str(c.get("Email") or "").lower()]
-        return _page(request, rows, 500)
+        return _page(request, rows, 50)
 
     async def list_tickets(self, request: web.Request) -> web.Response:
         q, rows = request.query, list(self.tickets.values())
@@ -219,11 +253,11 @@ class AteraSimulator(Simulator):
     async def list_alerts(self, request: web.Request) -> web.Response:
         rows, status = list(self.alerts.values()), request.query.get("alertStatus")
         if status == "Open":
-            rows = [a for a in rows if not a.get("Archived")]
+            rows = [a for a in rows if not a.get("Archived") and not a.get("SnoozedEndDate")]
         elif status == "Resolved":
             rows = [a for a in rows if a.get("Archived")]
         elif status == "Snoozed":
-            rows = [a for a in rows if a.get("SnoozedEndDate")]
+            rows = [a for a in rows if a.get("SnoozedEndDate") and not a.get("Archived")]
         elif status:
             return invalid("alertStatus", f"The value '{status}' is not valid.")
         return _page(request, rows, 50)
@@ -276,7 +310,12 @@ class AteraSimulator(Simulator):
                                      "EndUserID": contact["EndUserID"], "TechnicianContactID": None,
                                      "Email": contact.get("Email"), "FirstName": contact.get("Firstname"),
                                      "LastName": contact.get("Lastname"), "IsInternal": False}]
-        return web.json_response({"ActionID": ticket_id}, status=201)
+        if self.create_answer == "empty":
+            return web.Response(status=201)
+        self._ids["action"] += 1
+        action = {"null": None, "action": str(self._ids["action"])}.get(self.create_answer,
+                                                                         str(ticket_id))
+        return web.json_response({"ActionID": action}, status=201)
 
     async def update_ticket(self, request: web.Request) -> web.Response:
         ticket = self.tickets.get(int(request.match_info["id"]))
@@ -291,7 +330,7 @@ class AteraSimulator(Simulator):
         ticket.update({k: body[k] for k in EDITABLE if k in body})
         self._status_changed(ticket)
         self.modified[int(ticket["TicketID"])] = datetime.now(UTC)
-        return web.json_response({"ActionID": ticket["TicketID"]})
+        return web.json_response({"ActionID": str(ticket["TicketID"])})
 
     async def add_comment(self, request: web.Request) -> web.Response:
         ticket_id = int(request.match_info["id"])
@@ -305,6 +344,9 @@ class AteraSimulator(Simulator):
         stamp = body.get("CommentTimestampUTC") or now_text()
         tech, user = body.get("TechnicianCommentDetails"), body.get("EnduserCommentDetails")
         if isinstance(tech, dict):
+            if not _int(tech.get("TechnicianId") or 0):
+                return invalid("TechnicianCommentDetails.TechnicianId",
+                               "An existing technician ID is required.")
             who = self._technician(tech)
             if who is None:
                 return message(400, "Technician was not found.")
@@ -325,7 +367,7 @@ class AteraSimulator(Simulator):
         self.comments.setdefault(ticket_id, []).append(comment)
         self.modified[ticket_id] = datetime.now(UTC)
         self._ids["comment"] += 1
-        return web.json_response({"ActionID": self._ids["comment"]}, status=201)
+        return web.json_response({"ActionID": str(self._ids["comment"])}, status=201)
 
     async def resolve_alert(self, request: web.Request) -> web.Response:
         alert = self.alerts.get(int(request.match_info["id"]))
@@ -417,8 +459,8 @@ async def _object(request: web.Request) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=json.dumps({"Message": "The request is invalid."}),
-                                 content_type="application/json")
+        raise web.HTTPBadRequest(text=problem_body(400, "The request body is not a JSON object."),
+                                 content_type="application/problem+json")
     return body
 
 
@@ -431,8 +473,8 @@ def _int(value: Any) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise web.HTTPBadRequest(text=json.dumps({"Message": "The request is invalid."}),
-                                 content_type="application/json") from None
+        raise web.HTTPBadRequest(text=problem_body(400, f"The value '{value}' is not valid."),
+                                 content_type="application/problem+json") from None
 
 
 SIMULATOR = AteraSimulator
