@@ -2,7 +2,8 @@
 
 Documents are inserted only where their (deterministic) _id is absent, so a second run changes
 nothing and an interrupted run is completed by the next one. A marker per tenant skips the
-generator once a tenant is complete.
+generator once a tenant is complete. The demo rules (vectis/demo/rules.py) are seeded once per
+tenant in the same way.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from ..config import Config
 from ..credentials.passwords import hash_password
 from ..storage import Storage
 from .generator import demo_operators, generate_tenant
+from .rules import seed_demo_rules
 
 DEMO_TENANTS = {"acme": "Acme IT Services", "northwind": "Northwind Managed Services"}
 CREDENTIALS_FILE = "demo-credentials.json"
@@ -74,4 +76,11 @@ async def seed_demo(storage: Storage, config: Config) -> dict[str, dict[str, str
             continue
         await seed_tenant(storage, slug, name, passwords=passwords[slug])
         await storage.bulk.set_meta(marker, {"at": datetime.now(UTC)})
+    for slug in DEMO_TENANTS:
+        # Apart from the data: demo data seeded before the demo had rules gets them too. Once
+        # only, so a demo rule an operator deleted stays deleted.
+        marker = f"demo_rules_seeded:{slug}"
+        if not await storage.bulk.get_meta(marker):
+            await seed_demo_rules(storage, slug)
+            await storage.bulk.set_meta(marker, {"at": datetime.now(UTC)})
     return {slug: passwords[slug] for slug in DEMO_TENANTS}
