@@ -57,7 +57,7 @@ async def test_a_vendor_side_change_arrives_once_and_keeps_local_fields(env):
     customer_health = (await db["customers"].find_one({"_id": ticket["customer_id"]}))["health"]
 
     sim = await env.sim("synca", "psa")
-    closed = next(s["id"] for s in sim.statuses if s["type"] == "closed")
+    closed = min(sim.closed_ids)                                   # HaloPSA closes by status id
     sim.touch_ticket(int(external), status_id=closed, priority_id=1, summary="Renamed at the vendor")
     report = await env.sync("synca", "psa")
     assert report["tickets"].counts["updated"] == 1, report["tickets"]

@@ -24,8 +24,7 @@ def ticket(sim, vendor: str, external_id: str) -> dict:
     if vendor == "autotask":
         return {"subject": doc["title"], "closed": doc["status"] == 5}
     if vendor == "halopsa":
-        closed = {s["id"] for s in sim.statuses if s["type"] == "closed"}
-        return {"subject": doc["summary"], "closed": doc.get("status_id") in closed}
+        return {"subject": doc["summary"], "closed": doc.get("status_id") in sim.closed_ids}
     return {"subject": doc["TicketTitle"], "closed": doc["TicketStatus"] == "Closed"}
 
 

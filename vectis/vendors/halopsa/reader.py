@@ -6,11 +6,15 @@ with the ticket's `last_update`), so tickets are incremental and the rest are sn
 - customers: `GET /api/Client?includeinactive=true`; an inactive client is a churned customer
   (that is how Halo keeps one), not a deleted one;
 - contacts: `GET /api/Users?includeinactive=true`; an inactive user is reported deleted;
-- tickets: `GET /api/Tickets?includedetails=true&order=id[&lastupdatefromdate=...]`, each with its
-  thread from `GET /api/Actions?ticket_id=` (`hiddenfromuser` = internal). Halo keeps deleted
-  tickets apart (`deleted=true`): an incremental run lists the ones deleted since and reports them;
-- contracts: `GET /api/ClientContract`; invoices: `GET /api/Invoice`.
-Halo writes UTC without an offset; `vendor_time` reads such times as UTC.
+- tickets: `GET /api/Tickets?order=id[&lastupdatefromdate=...]`, each with its thread from
+  `GET /api/Actions?ticket_id=` (`hiddenfromuser` = internal). `includedetails` exists only on
+  `GET /api/Tickets/{id}`, so a row without `details` is completed from there (a few tickets at
+  once). Halo keeps deleted tickets apart (`deleted=true`): an incremental run lists the ones
+  deleted since and reports them. Closed = the closing status (formats.py), not `type`;
+- contracts: `GET /api/ClientContract?includeinactive=true` (without it Halo lists only active
+  ones, and an expired contract would look deleted); invoices: `GET /api/Invoice?includelines=true`.
+Halo writes UTC, with `Z` or without an offset (read as UTC), and "no date" as 1900-01-01 or
+0001-01-01 (read as none, formats.halo_date).
 """
 from __future__ import annotations
 
@@ -20,10 +24,11 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ...sync.records import Record
-from ..base import VendorCall, floor_second, vendor_time
+from ..base import VendorCall, floor_second
 from ..errors import VendorError
+from .formats import halo_date
 
-PRIORITY_NAMES = {1: "critical", 2: "high", 3: "medium", 4: "low"}   # Halo's default P1..P4 ids
+vendor_time = halo_date      # every Halo date in this module: "no date" values read as None
 # Who wrote an action: Halo names the author in `who`; the outcome tells an end user's update
 # apart, and automatic actions are written under the product's own name.
 CONTACT_OUTCOMES = ("end-user update", "end user update", "user update", "email from user")
@@ -35,7 +40,7 @@ MAX_PAGES = 10_000                   # a vendor that ignores paging must not kee
 
 class HaloPSARead:
     """Mixed into the HaloPSA connector, whose `_call` (Bearer token, one retry on a 401),
-    `_status_list` and `_status_of` it uses."""
+    `_status_list`, `_status_of` and `_priority_ids` it uses."""
 
     read_page_size: ClassVar[int] = 100        # Halo's maximum for tickets; tests make it small
 
@@ -79,10 +84,10 @@ class HaloPSARead:
         async for rows in self._pages("/api/Users", "users", {"includeinactive": "true"}):
             records = []
             for row in rows:
+                # Halo's Users have `title`, whose meaning Halo does not publish (job title or
+                # salutation), so no title is mapped.
                 fields = {"name": str(row.get("name") or ""), "email": _email(row.get("emailaddress")),
                           "phone": row.get("phonenumber") or None}
-                if "jobtitle" in row:
-                    fields["title"] = row.get("jobtitle") or None
                 records.append(Record(str(row["id"]), fields, links=_links(customer=row.get("client_id")),
                                       deleted=bool(row.get("inactive"))))
             yield records
@@ -90,18 +95,19 @@ class HaloPSARead:
     # --- tickets ------------------------------------------------------------------------------
     async def _read_tickets(self, since: datetime | None) -> AsyncIterator[list[Record]]:
         await self._status_list()                                      # type: ignore[attr-defined]
-        params: dict[str, Any] = {"includedetails": "true", "order": "id"}
+        names = {v: k for k, v in reversed(self._priority_ids().items())}  # type: ignore[attr-defined]
+        params: dict[str, Any] = {"order": "id"}
         if since is not None:
             # Halo compares whole seconds: a floored `since` cannot miss the same second.
             params["lastupdatefromdate"] = _halo_time(floor_second(since))
         async for rows in self._pages("/api/Tickets", "tickets", params):
-            yield await threaded(rows, self._ticket_record)
+            yield await threaded(rows, lambda row: self._ticket_record(row, names))
         if since is not None:
             async for rows in self._pages("/api/Tickets", "tickets", {**params, "deleted": "true"}):
                 # Trust a row's own flag where it has one, in case the filter also lists live ones.
                 yield [Record(str(row["id"]), deleted=True) for row in rows if row.get("deleted", True)]
 
-    async def _ticket_record(self, row: dict) -> Record:
+    async def _ticket_record(self, row: dict, priority_names: dict[int, str]) -> Record:
         if row.get("deleted"):
             return Record(str(row["id"]), deleted=True)
         status = self._status_of(row.get("status_id"))                # type: ignore[attr-defined]
@@ -116,14 +122,28 @@ class HaloPSARead:
             "requester": {"name": row.get("user_name") or None, "email": _email(row.get("user_email"))},
             "created_at": vendor_time(row.get("dateoccurred")), "updated_at": updated,
             "closed_at": closed_at}
-        if "details" in row:
-            fields["description"] = str(row.get("details") or "")
-        priority = PRIORITY_NAMES.get(_int(row.get("priority_id")))
+        details = row["details"] if "details" in row else await self._details(row["id"])
+        if details is not None:
+            fields["description"] = str(details or "")
+        priority = priority_names.get(_int(row.get("priority_id")))
         if priority:
             fields["priority"] = priority
         return Record(str(row["id"]), fields,
                       links=_links(customer=row.get("client_id"), contact=row.get("user_id")),
                       children=await self._thread(row))
+
+    async def _details(self, ticket_id: Any) -> str | None:
+        """The ticket's `details`, which list rows may lack; None when the ticket is gone."""
+        response = await self._call(VendorCall(  # type: ignore[attr-defined]
+            "GET", f"/api/Tickets/{int(ticket_id)}", params={"includedetails": "true"}),
+            idempotent=True, accept=(404,))
+        body = response.body
+        if response.status == 404:
+            return None
+        if not isinstance(body, dict):
+            raise VendorError("halopsa", "unexpected answer to GET /api/Tickets/{id}",
+                              status=response.status, retry_safe=True)
+        return str(body.get("details") or "")
 
     async def _thread(self, ticket: dict) -> list[Record]:
         response = await self._call(VendorCall("GET", "/api/Actions",  # type: ignore[attr-defined]
@@ -139,7 +159,8 @@ class HaloPSARead:
     # --- contracts and invoices ---------------------------------------------------------------
     async def _read_contracts(self, since: datetime | None) -> AsyncIterator[list[Record]]:
         now = datetime.now(UTC)
-        async for rows in self._pages("/api/ClientContract", "contracts", {}):
+        async for rows in self._pages("/api/ClientContract", "contracts",
+                                     {"includeinactive": "true"}):
             records = []
             for row in rows:
                 start, end = vendor_time(row.get("start_date")), vendor_time(row.get("end_date"))
@@ -152,7 +173,7 @@ class HaloPSARead:
 
     async def _read_invoices(self, since: datetime | None) -> AsyncIterator[list[Record]]:
         now = datetime.now(UTC)
-        async for rows in self._pages("/api/Invoice", "invoices", {}):
+        async for rows in self._pages("/api/Invoice", "invoices", {"includelines": "true"}):
             records = []
             for row in rows:
                 total, balance = float(row.get("total") or 0), float(row.get("amountdue") or 0)
@@ -248,4 +269,5 @@ def _int(value: Any) -> int | None:
 
 
 def _halo_time(moment: datetime) -> str:
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    """A date parameter as Halo's own PowerShell module sends it: UTC, whole seconds, `Z`."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"

@@ -3,15 +3,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..simseed import Batch, named, utc_text, with_id
+from ..simseed import Batch, as_utc, named, with_id
+from .simulator import NO_DATE
 
 HALO_STATUS = {"new": "New", "open": "Action Required", "in_progress": "In Progress",
                "waiting": "Waiting on User", "resolved": "Resolved", "closed": "Closed"}
 HALO_PRIORITY = {"critical": 1, "high": 2, "medium": 3, "low": 4}   # Halo's default P1..P4 ids
 
 
-def halo_time(moment: datetime | None) -> str | None:
-    return utc_text(moment, "milliseconds", "")     # Halo writes UTC without an offset
+def halo_time(moment: datetime | None, unset: str | None = None) -> str | None:
+    """Halo's form: UTC, 7 fraction digits, `Z` (2022-09-30T08:23:56.4214387Z); `unset` when
+    there is no date (Halo writes `1900-01-01T00:00:00` for an unset date field)."""
+    moment = as_utc(moment)
+    return unset if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
 
 
 def seed(sim, batch: Batch) -> None:
@@ -34,7 +38,7 @@ def seed(sim, batch: Batch) -> None:
             "status_id": named(sim.statuses, HALO_STATUS[doc["status"]])["id"],
             "priority_id": HALO_PRIORITY[doc["priority"]], "tickettype_id": 1,
             "dateoccurred": halo_time(doc["created_at"]), "lastactiondate": halo_time(doc["updated_at"]),
-            "dateclosed": halo_time(doc.get("closed_at"))}))
+            "dateclosed": halo_time(doc.get("closed_at"), NO_DATE)}))
     actions = []
     for message, ticket_id, ref in batch.thread("actions", numeric=False):
         # Our id of an action is "ticket:action" (vendors/halopsa_read.action_ref).
@@ -47,12 +51,13 @@ def seed(sim, batch: Batch) -> None:
             "who": author.get("name")}))
     contracts = [with_id("id", vendor_id, {
         "client_id": client.get(doc["customer_id"]), "ref": doc["name"],
-        "start_date": halo_time(doc.get("start_date")), "end_date": halo_time(doc.get("end_date")),
+        "start_date": halo_time(doc.get("start_date"), NO_DATE),
+        "end_date": halo_time(doc.get("end_date"), NO_DATE),
         "active": doc["status"] == "active", "periodchargeamount": doc.get("monthly_value")})
         for doc, vendor_id in batch.vendor_ids("contracts", batch.get("contracts"))]
     invoices = [with_id("id", vendor_id, {
         "client_id": client.get(doc["customer_id"]), "invoicenumber": doc["number"],
-        "invoice_date": halo_time(doc["issued_at"]), "duedate": halo_time(doc.get("due_at")),
+        "invoice_date": halo_time(doc["issued_at"]), "duedate": halo_time(doc.get("due_at"), NO_DATE),
         "total": doc["total"], "amountdue": doc["balance"], "posted": doc["status"] != "draft",
         "paymentstatus": 2 if doc["balance"] == 0 else int(doc["balance"] < doc["total"]),  # 0 unpaid, 1 part, 2 paid
         "lines": [{"item_shortdescription": line["description"], "qty_order": line["quantity"],

@@ -1,11 +1,20 @@
-"""HaloPSA simulator: the instance root (`/auth/token`, `/api/...`), in memory.
+"""HaloPSA simulator: the instance root (`/api/authinfo`, `/auth/token`, `/api/...`), in memory.
 
-Shapes follow Halo's API (docs/vendors.md section 3): OAuth2 client credentials at `/auth/token`
+Shapes follow Halo's published API (contract.json beside this file): `GET /api/authinfo` names
+the auth server (`auth_url`, `tenant_id`), OAuth2 client credentials at `{auth_url}/token`
 (`?tenant=` for hosted instances), Bearer tokens on `/api`, array upserts on `POST /api/Tickets`
-and `POST /api/Actions`, and `{record_count, <resource>: [...]}` list envelopes with
-`pageinate/page_no/page_size` paging. Validation problems answer 400 with a plain-text message,
-unknown ids 404. `expire_tokens()` revokes every issued token, as an expiry or a key rotation
-on the vendor side would.
+and `POST /api/Actions` (a one-item array is answered with the saved object), and
+`{record_count, <resource>: [...]}` list envelopes with `pageinate/page_no/page_size` paging;
+`GET /api/Status` is a plain array. Statuses carry an integer `type` that says nothing about
+closing: closed is by id (`closed_ids`, Halo's system Closed is 9). List rows of tickets carry no
+`details` (only `GET /api/Tickets/{id}?includedetails=true` does); contracts list only active ones
+without `includeinactive=true`, invoices have `lines` only with `includelines=true`. Dates are
+UTC with `Z` and 7 fraction digits; an unset date is `1900-01-01T00:00:00`, as Halo writes it.
+Errors: Halo publishes no error bodies, so validation problems answer 400 with a plain-text
+message, unknown ids 404 plain text, a refused token 401 with an empty body and
+`WWW-Authenticate: Bearer`, and 429 without Retry-After (none is documented).
+`expire_tokens()` revokes every issued token, as an expiry or a key rotation on the vendor side
+would.
 
 Tickets carry `last_update` (any change, including a new action) and answer the changed-since
 filter `lastupdatefromdate`; deleted tickets leave the default list and are listed with
@@ -26,35 +35,52 @@ from aiohttp import web
 
 from ..simkit import Simulator
 
+# `type` is 0 for New and Closed alike on a live tenant: it does not mark closed statuses.
 DEFAULT_STATUSES = [
-    {"id": 1, "name": "New", "type": "open", "shortname": "NEW"},
-    {"id": 2, "name": "In Progress", "type": "open", "shortname": "INP"},
-    {"id": 3, "name": "Action Required", "type": "open", "shortname": "ACT"},
-    {"id": 4, "name": "Waiting on User", "type": "open", "shortname": "WAI"},
-    {"id": 8, "name": "Resolved", "type": "open", "shortname": "RES"},
-    {"id": 9, "name": "Closed", "type": "closed", "shortname": "CLO"},
+    {"id": 1, "name": "New", "shortname": "New", "type": 0, "sequence": 1},
+    {"id": 2, "name": "In Progress", "shortname": "In Prog", "type": 0, "sequence": 2},
+    {"id": 3, "name": "Action Required", "shortname": "Action", "type": 0, "sequence": 3},
+    {"id": 4, "name": "Waiting on User", "shortname": "Waiting", "type": 0, "sequence": 4},
+    {"id": 8, "name": "Resolved", "shortname": "Resolved", "type": 0, "sequence": 8},
+    {"id": 9, "name": "Closed", "shortname": "Closed", "type": 0, "sequence": 9},
 ]
+SYSTEM_CLOSED = 9
+# Ticket types are per instance; a type may require fields (e.g. a category) on create. These ids
+# are examples, not Halo's published defaults.
+DEFAULT_TICKET_TYPES = {1: {"name": "Incident", "required": ()},
+                        3: {"name": "Service Request", "required": ()},
+                        29: {"name": "Change Request", "required": ("category_1",)}}
 TICKET_FIELDS = ("summary", "details", "client_id", "site_id", "user_id", "user_name", "user_email",
-                 "status_id", "priority_id", "tickettype_id", "agent_id", "team")
+                 "status_id", "priority_id", "tickettype_id", "agent_id", "team", "category_1")
+NO_DATE = "1900-01-01T00:00:00"      # how Halo writes an unset date
 
 
 def now_text() -> str:
-    """Halo writes UTC dates without an offset, to the millisecond."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+    """Halo writes UTC dates with `Z` and 7 fraction digits (e.g. 2022-09-30T08:23:56.4214387Z)."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _unset(value: Any) -> bool:
+    return not value or str(value).startswith(("1900-", "0001-", "1899-"))
 
 
 class HaloPSASimulator(Simulator):
     vendor = "halopsa"
 
-    def __init__(self, *, tenant: str | None = "simtenant", token_lifetime: int = 3600) -> None:
+    def __init__(self, *, tenant: str | None = "simtenant", token_lifetime: int = 3600,
+                 authinfo: bool = True, auth_root: str | None = None) -> None:
         self.tenant = tenant
         self.token_lifetime = token_lifetime
+        self.authinfo_served = authinfo      # False: an instance that does not answer authinfo
+        self.auth_root = auth_root           # another origin's auth server (self-hosted split)
         self.credentials: dict[str, str] = {"client_id": "vectis-sim",
                                             "client_secret": secrets.token_urlsafe(24)}
         if tenant:
             self.credentials["tenant"] = tenant
         self.tokens: dict[str, float] = {}            # access token -> expiry (epoch seconds)
         self.statuses = copy.deepcopy(DEFAULT_STATUSES)
+        self.closed_ids: set[int] = {SYSTEM_CLOSED}
+        self.ticket_types = copy.deepcopy(DEFAULT_TICKET_TYPES)
         self.clients: dict[int, dict] = {}
         self.users: dict[int, dict] = {}
         self.tickets: dict[int, dict] = {}
@@ -71,6 +97,7 @@ class HaloPSASimulator(Simulator):
         self.app.middlewares.append(self._record)
         router.add_post("/auth/token", self.token)
         router.add_get("/api/authinfo", self.authinfo)
+        router.add_get("/api/AuthInfo", self.authinfo)       # the swagger's spelling
         router.add_get("/api/Status", self.list_statuses)
         router.add_get("/api/Client", self.list_clients)
         router.add_get("/api/Users", self.list_users)
@@ -84,13 +111,24 @@ class HaloPSASimulator(Simulator):
         router.add_get("/api/Invoice", self.list_invoices)
 
     def public_paths(self) -> tuple[str, ...]:
-        return (r"/auth/token", r"/api/authinfo")
+        return (r"/auth/token", r"/api/authinfo", r"/api/AuthInfo")
+
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        """Halo publishes no error bodies or headers: plain text, an empty 401 with the bearer
+        challenge, and no Retry-After on a 429 (`retry_after` is ignored: Halo sends none)."""
+        if status == 401:
+            return web.Response(status=401, headers={"WWW-Authenticate": "Bearer"})
+        return web.Response(status=status, text=message)
 
     def seed(self, *, clients=(), users=(), tickets=(), actions=(), assets=(), contracts=(),
-             invoices=(), statuses=None) -> None:
-        """Plain Halo-shaped records; missing bookkeeping fields are filled in."""
+             invoices=(), statuses=None, closed_ids=None) -> None:
+        """Plain Halo-shaped records; missing bookkeeping fields are filled in. `statuses` and
+        `closed_ids` replace the instance's statuses (e.g. a renamed or custom closed status)."""
         if statuses is not None:
             self.statuses = [dict(s) for s in statuses]
+        if closed_ids is not None:
+            self.closed_ids = {int(i) for i in closed_ids}
         for client in clients:
             self.clients[int(client["id"])] = {"inactive": False, **client}
         for user in users:
@@ -150,12 +188,16 @@ class HaloPSASimulator(Simulator):
         form = await request.post()
         if form.get("grant_type") != "client_credentials":
             return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        # Hosted instances name the tenant in the query; some clients send it in the form.
+        tenant = request.query.get("tenant") or form.get("tenant")
         good = (form.get("client_id") == self.credentials["client_id"]
                 and hmac.compare_digest(str(form.get("client_secret", "")),
                                         self.credentials["client_secret"])
-                and (not self.tenant or request.query.get("tenant") == self.tenant))
+                and (not self.tenant or tenant == self.tenant))
         if not good:
-            return web.json_response({"error": "invalid_client"}, status=400)
+            return web.json_response({"error": "invalid_client",
+                                      "error_description": "The client credentials are invalid."},
+                                     status=400)
         token = secrets.token_urlsafe(32)
         self.tokens[token] = time.time() + self.token_lifetime
         return web.json_response({"access_token": token, "token_type": "Bearer",
@@ -163,7 +205,9 @@ class HaloPSASimulator(Simulator):
                                   "scope": form.get("scope") or "all"})
 
     async def authinfo(self, request: web.Request) -> web.Response:
-        root = f"{request.scheme}://{request.host}"
+        if not self.authinfo_served:
+            return web.Response(status=404, text="Not Found")
+        root = self.auth_root or f"{request.scheme}://{request.host}"
         return web.json_response({"auth_url": f"{root}/auth", "tenant_id": self.tenant or ""})
 
     @web.middleware
@@ -202,7 +246,7 @@ class HaloPSASimulator(Simulator):
 
     async def list_tickets(self, request: web.Request) -> web.Response:
         q = request.query
-        closed_ids = {s["id"] for s in self.statuses if s.get("type") == "closed"}
+        closed_ids = self.closed_ids
         deleted = _truthy(q.get("deleted"))
         rows = [t for t in self.tickets.values() if bool(t.get("deleted")) == deleted]
         if q.get("lastupdatefromdate"):
@@ -220,14 +264,17 @@ class HaloPSASimulator(Simulator):
         if order not in ("id", "dateoccurred"):
             return _bad(f"Invalid order field {order}")
         rows.sort(key=lambda t: t.get(order) or 0, reverse=_truthy(q.get("orderdesc")))
-        if not _truthy(q.get("includedetails")):      # list rows carry no details by default
-            rows = [{k: v for k, v in t.items() if k != "details"} for t in rows]
+        # `includedetails` is not a list parameter (only GET /api/Tickets/{id} has it): rows
+        # never carry the details.
+        rows = [{k: v for k, v in t.items() if k != "details"} for t in rows]
         return _paged(request, "tickets", rows, max_size=100)
 
     async def get_ticket(self, request: web.Request) -> web.Response:
         ticket = self.tickets.get(_int(request.match_info["id"], "id"))
         if ticket is None:
             return web.Response(status=404, text="Ticket not found")
+        if not _truthy(request.query.get("includedetails")):
+            ticket = {k: v for k, v in ticket.items() if k != "details"}
         return web.json_response(ticket)
 
     async def list_actions(self, request: web.Request) -> web.Response:
@@ -243,10 +290,16 @@ class HaloPSASimulator(Simulator):
         return _paged(request, "assets", _by_client(request, self.assets))
 
     async def list_contracts(self, request: web.Request) -> web.Response:
-        return _paged(request, "contracts", _by_client(request, self.contracts))
+        rows = _by_client(request, self.contracts)
+        if not _truthy(request.query.get("includeinactive")):
+            rows = [c for c in rows if c.get("active", True)]
+        return _paged(request, "contracts", rows)
 
     async def list_invoices(self, request: web.Request) -> web.Response:
-        return _paged(request, "invoices", _by_client(request, self.invoices))
+        rows = _by_client(request, self.invoices)
+        if not _truthy(request.query.get("includelines")):
+            rows = [{k: v for k, v in i.items() if k != "lines"} for i in rows]
+        return _paged(request, "invoices", rows)
 
     # --- writes -------------------------------------------------------------------------------
     async def post_tickets(self, request: web.Request) -> web.Response:
@@ -263,7 +316,7 @@ class HaloPSASimulator(Simulator):
             else:
                 ticket = self._store_ticket({k: item[k] for k in TICKET_FIELDS if k in item})
             saved.append(ticket)
-        return web.json_response(saved, status=201)
+        return _saved(saved)
 
     def _ticket_problem(self, item: Any) -> web.Response | None:
         if not isinstance(item, dict):
@@ -277,6 +330,12 @@ class HaloPSASimulator(Simulator):
                 return _bad("Please enter a summary")
             if _int_or_none(item.get("client_id")) not in self.clients:
                 return _bad("Please select a valid client")
+            kind = self.ticket_types.get(_int_or_none(item.get("tickettype_id", 1)))
+            if kind is None:
+                return _bad(f"Invalid tickettype_id {item.get('tickettype_id')}")
+            for name in kind["required"]:
+                if not item.get(name):
+                    return _bad(f"{kind['name']}: please enter a value for {name}")
         if "status_id" in item and item["status_id"] not in status_ids:
             return _bad(f"Invalid status_id {item['status_id']}")
         if "priority_id" in item and item["priority_id"] not in (1, 2, 3, 4):
@@ -297,7 +356,7 @@ class HaloPSASimulator(Simulator):
                 return _bad("Please enter a note")
             if item.get("new_status") is not None and item["new_status"] not in status_ids:
                 return _bad(f"Invalid new_status {item['new_status']}")
-        return web.json_response([self._store_action(dict(item)) for item in items], status=201)
+        return _saved([self._store_action(dict(item)) for item in items])
 
     # --- state helpers ------------------------------------------------------------------------
     def _store_ticket(self, ticket: dict) -> dict:
@@ -312,7 +371,8 @@ class HaloPSASimulator(Simulator):
         ticket.setdefault("dateoccurred", stamp)
         ticket.setdefault("lastactiondate", ticket["dateoccurred"])
         ticket.setdefault("last_update", ticket["lastactiondate"])
-        ticket.setdefault("dateclosed", None)
+        if _unset(ticket.get("dateclosed")):
+            ticket["dateclosed"] = NO_DATE
         client = self.clients.get(ticket.get("client_id"), {})
         ticket.setdefault("client_name", client.get("name"))
         user = self.users.get(ticket.get("user_id") or 0)
@@ -349,11 +409,16 @@ class HaloPSASimulator(Simulator):
 
     def _apply(self, ticket: dict, changes: dict) -> None:
         ticket.update(changes)
-        closed = {s["id"] for s in self.statuses if s.get("type") == "closed"}
         if "status_id" in changes:
-            ticket["dateclosed"] = (ticket.get("dateclosed") or now_text()) \
-                if changes["status_id"] in closed else None
+            closing = changes["status_id"] in self.closed_ids
+            ticket["dateclosed"] = (now_text() if _unset(ticket.get("dateclosed"))
+                                    else ticket["dateclosed"]) if closing else NO_DATE
         ticket["lastactiondate"] = ticket["last_update"] = now_text()
+
+
+def _saved(records: list[dict]) -> web.Response:
+    """Halo answers a one-item POST with the saved object (several: an array, unverified)."""
+    return web.json_response(records[0] if len(records) == 1 else records)
 
 
 def _paged(request: web.Request, key: str, rows: list, max_size: int | None = None) -> web.Response:
