@@ -106,7 +106,7 @@ async def test_vendor_500_on_create_is_not_retried_and_says_so(cw, http):
     result = await call_tool(http, cw.url, cw.token, "create_ticket", args)
     text = result["content"][0]["text"]
     assert result["isError"] is True
-    assert "connectwise" in text and "HTTP 500" in text and "check before retrying" in text
+    assert "ConnectWise" in text and "HTTP 500" in text and "check before retrying" in text
     assert cw.server.services.connections.http.calls[("connectwise", "500")] == 1   # sent once
     # Retrying with the key first asks the vendor whether the ticket exists; it does not, so
     # the retry creates it, once.
