@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vectis.vendors.datto_bcdr.seed import appliance_serial
+from vectis.vendors.datto_bcdr.reader import alert_id
+from vectis.vendors.datto_bcdr.seed import BACKUP_ALERT_TYPE, appliance_serial
 from vectis.vendors.simkit import Fault
 
 from .test_read_rmm import close_to, read_all, read_pages, ref_of, started
@@ -71,14 +72,16 @@ async def test_full_read_gives_back_the_canonical_jobs(env):
         runs = [j["last_run_at"] for j in jobs.values() if j["customer_id"] == customer_id]
         assert close_to(record.fields["last_seen_at"], max(runs))
 
+    # A Datto alert is a type on an appliance, with no id, title or message: one live canonical
+    # alert reads back per appliance and trigger time, under Datto's type name.
     alerts = await read_all(env.connector, "alerts")
-    live = {ref_of(a, env.source["_id"]): a for a in (await env.docs())["alerts"]
-            if a["status"] != "resolved"}
-    assert set(alerts) == set(live) and len(alerts) > 0
-    for external, alert in live.items():
-        record = alerts[external]
-        assert record.fields["title"] == alert["title"] and record.fields["message"] == alert["message"]
-        assert close_to(record.fields["created_at"], alert["created_at"])
+    live = [a for a in (await env.docs())["alerts"] if a["status"] != "resolved"]
+    assert len(alerts) == len(live) > 0
+    for alert in live:
+        serial = appliance_serial(alert["customer_id"])
+        record = next(r for r in alerts.values() if r.external_id.startswith(f"{serial}:")
+                      and close_to(r.fields["created_at"], alert["created_at"]))
+        assert record.fields["title"] == BACKUP_ALERT_TYPE and "message" not in record.fields
         assert record.link_names == {"customer": customers[alert["customer_id"]]["name"]}
         assert "status" not in record.fields and "severity" not in record.fields
 
@@ -88,16 +91,16 @@ async def test_lists_page_through_small_pages(env):
     appliances = len(full["assets"])
     assert appliances > 1
     env.connector.sync_page_size = 1
-    before = env.sim.count("GET", "/bcdr/device")
+    before = env.sim.count("GET", "/v1/bcdr/device")
     for entity, records in full.items():
         pages = await read_pages(env.connector, entity)
         assert {r.external_id for page in pages for r in page} == set(records)
         if entity != "backup_jobs":          # an appliance's agents come in one answer
             assert all(len(page) <= 1 for page in pages)
-    assert env.sim.count("GET", "/bcdr/device") - before == 3 * appliances   # one appliance a page
+    assert env.sim.count("GET", "/v1/bcdr/device") - before == 3 * appliances   # one appliance a page
     # Per appliance: one call in the first read, then one per alert (at least one) a page each.
     per_appliance = [len(env.sim.alerts.get(serial, [])) for serial in full["assets"]]
-    assert env.sim.count("GET", "/bcdr/device/{serial}/alert") == \
+    assert env.sim.count("GET", "/v1/bcdr/device/{serial}/alert") == \
         appliances + sum(max(k, 1) for k in per_appliance)
 
 
@@ -125,8 +128,8 @@ async def test_new_backups_and_removed_agents_show_in_the_next_snapshot(env):
 
     alerts = await read_all(env.connector, "alerts")
     serial, items = next((s, items) for s, items in sorted(env.sim.alerts.items()) if items)
-    env.sim.clear_alert(serial, items[0]["id"])
-    assert set(await read_all(env.connector, "alerts")) == set(alerts) - {str(items[0]["id"])}
+    env.sim.clear_alert(serial, items[0]["type"], items[0]["dateTriggered"])
+    assert set(await read_all(env.connector, "alerts")) == set(alerts) - {alert_id(serial, items[0])}
 
 
 async def test_a_429_mid_read_is_waited_out(env):
@@ -134,7 +137,7 @@ async def test_a_429_mid_read_is_waited_out(env):
     pages = env.connector.read("backup_jobs", None)
     first = await anext(pages)
     env.sim.faults.add(Fault(kind="status", status=429, retry_after=1, method="GET",
-                             path=r"^/bcdr/device/[^/]+/asset$"))
+                             path=r"^/v1/bcdr/device/[^/]+/asset$"))
     rest = [page async for page in pages]
     assert {r.external_id for page in [first, *rest] for r in page} == set(full)
     assert env.sim.faults.active == [] and env.http.calls[("datto_bcdr", "429")] == 1

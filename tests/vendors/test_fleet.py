@@ -309,8 +309,11 @@ def test_datto_mapping_puts_each_job_on_its_customers_appliance(demo):
     assert set(volumes) == {ref_of(j, source_id) for j in docs["backup_jobs"]}
     assert counts["devices"] == len(sim.devices) == len({j["customer_id"] for j in docs["backup_jobs"]})
     for job in docs["backup_jobs"]:
-        latest = volumes[ref_of(job, source_id)]["backups"][0]
-        assert latest["status"] == {"failed": "failure", "running": "inProgress"}.get(job["last_status"], "success")
+        latest = volumes[ref_of(job, source_id)]["backups"][0]      # Datto's nested shape
+        assert latest["backup"]["status"] == {"failed": "failure", "running": "inProgress"}.get(
+            job["last_status"], "success")
+        assert latest["timestamp"] == job["last_run_at"].replace(microsecond=0).isoformat() \
+            .replace("+00:00", "") + "+00:00"
     assert counts["alerts"] == sum(len(items) for items in sim.alerts.values())
 
 

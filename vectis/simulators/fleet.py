@@ -19,9 +19,9 @@ from .seeding import load_source_docs, seed_from_tenant
 # Vendor -> the path of its API root on its simulator: what a connector's `base_url` appends to
 # the simulator's origin (the connector tests build it the same way). The others' connectors take
 # the origin itself: HaloPSA and NinjaOne the instance root (their token URLs sit beside the API),
-# N-central the server root; the Datto BCDR and VSA X simulators serve their API at the root.
+# N-central the server root.
 ROOT_PATH = {"connectwise": connectwise.ROOT, "autotask": autotask.ROOT, "atera": atera.ROOT,
-             "halopsa": "", "ninjaone": "", "ncentral": "", "datto_bcdr": "", "kaseya_vsax": ""}
+             "halopsa": "", "ninjaone": "", "ncentral": "", "datto_bcdr": "/v1", "kaseya_vsax": "/api/v3"}
 
 
 def simulator_class(vendor: str) -> type[Simulator]:

@@ -3,7 +3,7 @@ and secret key, GET only.
 
 The BCDR REST surface has no writes, so the connector offers no verbs; its read helpers page
 through the `{pagination:{page, perPage, totalPages, count}, items}` envelope (`_page`,
-`_perPage`) and feed the backup sync.
+`_perPage`) and feed the backup sync. The source's base URL includes `/v1`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import base64
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from ..base import Connector
+from ..base import Connector, SourceSetting
 from .reader import DattoBcdrRead
 
 READ_ONLY = "Datto BCDR REST surface is read-only."
@@ -23,6 +23,26 @@ class DattoBcdrConnector(DattoBcdrRead, Connector):
     kind = "backup"
     verbs = frozenset()
     missing = {"acknowledge_alert": READ_ONLY, "resolve_alert": READ_ONLY}
+    effects: ClassVar[dict[str, str]] = {
+        "create_ticket": "Nothing: the BCDR API has no tickets (an appliance shows only a count "
+                         "of its portal tickets).",
+        "add_note": "Nothing: the BCDR API has no notes.",
+        "close_ticket": "Nothing: the BCDR API has no tickets.",
+        "acknowledge_alert": "Nothing: appliance alerts are read-only (GET only); Datto has no "
+                             "acknowledged state in its API.",
+        "resolve_alert": "Nothing: an appliance alert leaves Datto's list only when Datto clears "
+                         "it (the condition ends, or in the partner portal).",
+    }
+    settings: ClassVar[tuple[SourceSetting, ...]] = (
+        SourceSetting("include_hidden_devices",
+                      "1 = also sync appliances hidden in the Datto portal (retired ones, usually); "
+                      "0 = leave them out (sent as showHiddenDevices; Datto's own default is 1)",
+                      default=0, kind=int),
+        SourceSetting("include_child_reseller_devices",
+                      "1 = include the appliances of child resellers (showChildResellerDevices, "
+                      "Datto's default); 0 = only this partner's own",
+                      default=1, kind=int),
+    )
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "assets": "snapshot", "backup_jobs": "snapshot", "alerts": "snapshot"}
 
@@ -31,8 +51,12 @@ class DattoBcdrConnector(DattoBcdrRead, Connector):
         return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode("ascii")}
 
     # --- reads (for sync) ---------------------------------------------------------------------
-    async def list_devices(self, per_page: int = PER_PAGE, show_hidden: bool = False) -> list[dict]:
-        params = {"showHiddenDevices": "1"} if show_hidden else {}
+    async def list_devices(self, per_page: int = PER_PAGE, show_hidden: bool | None = None) -> list[dict]:
+        """The partner's appliances; hidden ones as `show_hidden` says (None: the source's
+        setting)."""
+        params = self.device_filters()
+        if show_hidden is not None:
+            params["showHiddenDevices"] = "1" if show_hidden else "0"
         return await self._pages("/bcdr/device", per_page, params)
 
     async def get_device(self, serial: str) -> dict:
@@ -44,9 +68,6 @@ class DattoBcdrConnector(DattoBcdrRead, Connector):
 
     async def list_device_alerts(self, serial: str, per_page: int = PER_PAGE) -> list[dict]:
         return await self._pages(f"/bcdr/device/{_seg(serial)}/alert", per_page)
-
-    async def list_agents(self, per_page: int = PER_PAGE) -> list[dict]:
-        return await self._pages("/bcdr/agent", per_page)
 
     async def list_backups(self, per_page: int = PER_PAGE) -> list[dict]:
         """Every appliance with its protected assets: `[{"device": {...}, "assets": [...]}]`."""

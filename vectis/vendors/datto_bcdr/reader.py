@@ -5,6 +5,11 @@ Every entity is a snapshot: the BCDR API has no changed-since filter. Datto keep
 objects, only the client's name on each appliance (`clientCompanyName`), so every record names
 its customer in `link_names["customer"]`. Agents carry no hardware serial number, so a job names
 its protected machine by host name in `link_names["asset"]`.
+
+Shapes (contract.json): each asset's `backups[]` is newest first, and each entry nests the run's
+result as `backup{status, errorMessage}` beside `localVerification{status, errors}`, with its
+`timestamp` as ISO 8601 text; `lastSnapshot` is epoch seconds. An alert is only `{type, threshold,
+unit, dateTriggered, dateSent}`: no id, so one is told apart by appliance, type and time.
 """
 from __future__ import annotations
 
@@ -16,13 +21,25 @@ from urllib.parse import quote
 from ...sync.records import Record
 from ..base import VendorCall, vendor_time
 from ..devices import epoch_time, presence, present
+from ..errors import VendorError
 
 PER_PAGE = 100     # Datto's maximum
-# The newest backup's status -> canonical last_status; a snapshot that succeeded with failed
-# local verification (screenshot, integrity) is a warning.
-BACKUP_STATUS = {"success": "success", "completed": "success", "failure": "failed",
-                 "failed": "failed", "error": "failed", "inprogress": "running",
-                 "running": "running", "queued": "running"}
+# `backup.status` of the newest backup -> canonical last_status. Only "success" is published;
+# words that mean a run still going are running; any other non-empty status is a failed backup
+# (dattoCheck's rule). A success with failed local verification (screenshot, integrity) is a
+# warning.
+SUCCESS = ("success",)
+RUNNING = ("inprogress", "in_progress", "running", "queued", "pending", "started")
+
+HINTS = {
+    401: ("Datto refused the REST API key pair: create one in the Datto Partner Portal "
+          "(Admin > Integrations > API Keys) and store it with "
+          "`{connect} --credentials-stdin` (public_key, secret_key)"),
+    403: ("The Datto API key may not read this appliance: check the key's access in the Datto "
+          "Partner Portal"),
+    404: ("Datto no longer lists that appliance (removed or moved to another partner): "
+          "the next sync drops it"),
+}
 
 
 class DattoBcdrRead:
@@ -36,12 +53,26 @@ class DattoBcdrRead:
         async for page in readers[entity]():
             yield page
 
+    def device_filters(self) -> dict[str, str]:
+        """`showHiddenDevices` / `showChildResellerDevices` as the source's settings say. Datto's
+        default for both is 1 (hidden appliances listed): the sync leaves hidden ones out unless
+        the source says otherwise."""
+        hidden = self.setting("include_hidden_devices")
+        children = self.setting("include_child_reseller_devices")
+        return {"showHiddenDevices": "1" if hidden else "0",
+                "showChildResellerDevices": "1" if children else "0"}
+
+    async def _devices(self) -> AsyncIterator[list[dict]]:
+        async for devices in self._iter_pages("/bcdr/device", self.sync_page_size,
+                                              self.device_filters()):
+            yield devices
+
     async def _read_appliances(self) -> AsyncIterator[list[Record]]:
-        async for devices in self._iter_pages("/bcdr/device", self.sync_page_size):
+        async for devices in self._devices():
             yield [appliance_record(device) for device in devices]
 
     async def _read_jobs(self) -> AsyncIterator[list[Record]]:
-        async for devices in self._iter_pages("/bcdr/device", self.sync_page_size):
+        async for devices in self._devices():
             for device in devices:
                 path = f"/bcdr/device/{_seg(device['serialNumber'])}/asset"
                 async for assets in self._iter_pages(path, self.sync_page_size):
@@ -50,7 +81,7 @@ class DattoBcdrRead:
                            if not asset.get("isArchived")]
 
     async def _read_alerts(self) -> AsyncIterator[list[Record]]:
-        async for devices in self._iter_pages("/bcdr/device", self.sync_page_size):
+        async for devices in self._devices():
             for device in devices:
                 path = f"/bcdr/device/{_seg(device['serialNumber'])}/alert"
                 async for alerts in self._iter_pages(path, self.sync_page_size):
@@ -58,8 +89,8 @@ class DattoBcdrRead:
 
     async def _iter_pages(self, path: str, per_page: int,
                           params: dict | None = None) -> AsyncIterator[list[dict]]:
-        """`{pagination:{totalPages}, items}` pages by `_page`/`_perPage`; a bare array (some
-        asset listings) is the whole list."""
+        """`{pagination:{totalPages}, items}` pages by `_page`/`_perPage`; a bare array (a
+        device's asset list) is the whole list."""
         page = 1
         while True:
             query = {**(params or {}), "_page": page, "_perPage": per_page}
@@ -67,14 +98,23 @@ class DattoBcdrRead:
             if isinstance(body, list):
                 yield body
                 return
-            body = body or {}
-            yield body.get("items") or []
+            if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+                # A 200 without the list is no empty snapshot (that would close everything).
+                raise VendorError(self.vendor, f"GET {path} answered no `items` list",
+                                  status=200, retry_safe=True)
+            yield body["items"]
             if page >= int((body.get("pagination") or {}).get("totalPages") or 0):
                 return
             page += 1
 
     async def _get(self, path: str, params: dict | None = None):
-        return await self.send(VendorCall("GET", path, params=params), idempotent=True)
+        try:
+            return await self.send(VendorCall("GET", path, params=params),
+                                   idempotent=True)
+        except VendorError as exc:
+            if exc.status in HINTS:
+                exc.hint = HINTS[exc.status]
+            raise
 
 
 def appliance_record(device: dict) -> Record:
@@ -90,12 +130,23 @@ def appliance_record(device: dict) -> Record:
                   link_names=present({"customer": device.get("clientCompanyName")}))
 
 
+def backup_status(raw: Any) -> str | None:
+    word = str(raw or "").strip().lower()
+    if not word:
+        return None
+    if word in SUCCESS:
+        return "success"
+    return "running" if word.replace(" ", "") in RUNNING else "failed"
+
+
 def job_record(device: dict, asset: dict) -> Record:
     backups = asset.get("backups") or []
     latest = backups[0] if backups else {}          # Datto lists them newest first
-    status = BACKUP_STATUS.get(str(latest.get("status") or "").lower())
-    checks = [e.get("errorMessage") for e in (latest.get("localVerification") or {}).get("errors") or ()
-              if e.get("errorMessage")]
+    run = latest.get("backup") or {}
+    status = backup_status(run.get("status"))
+    checks = [e.get("errorMessage") or e.get("errorType")
+              for e in (latest.get("localVerification") or {}).get("errors") or ()
+              if e.get("errorMessage") or e.get("errorType")]
     if status == "success" and checks:
         status = "warning"
     agent = asset.get("type", "agent") == "agent"
@@ -103,11 +154,12 @@ def job_record(device: dict, asset: dict) -> Record:
     fields = present({
         # An agent is protected by image-based snapshots; a share keeps its own name.
         "name": f"{name} - image backup" if agent and name else name,
-        "last_status": status, "last_run_at": epoch_time(latest.get("timestamp"))})
+        "last_status": status, "last_run_at": vendor_time(latest.get("timestamp"))})
     if backups:
-        # The error belongs to the newest backup; a clean one clears an earlier error.
-        fields["last_error"] = (latest.get("errorMessage") if status == "failed"
-                                else checks[0] if status == "warning" else None)
+        # The error belongs to the newest backup; a clean one clears an earlier error. A failure
+        # without a message still says what Datto called it.
+        fields["last_error"] = ((run.get("errorMessage") or str(run.get("status")))
+                                if status == "failed" else checks[0] if status == "warning" else None)
     # lastSnapshot is the newest good snapshot; None there means none was ever taken.
     fields["last_success_at"] = epoch_time(asset.get("lastSnapshot"))
     host = str(asset["fqdn"]).split(".")[0] if asset.get("fqdn") else name
@@ -116,20 +168,28 @@ def job_record(device: dict, asset: dict) -> Record:
     return Record(str(asset.get("volume") or name), fields, link_names=link_names)
 
 
+def alert_id(serial: Any, alert: dict) -> str:
+    """Datto alerts have no id: the appliance, the alert type and when it triggered name one."""
+    return f"{serial}:{alert.get('type')}:{alert.get('dateTriggered')}"
+
+
 def alert_record(device: dict, alert: dict) -> Record:
-    triggered = vendor_time(alert.get("dateTriggered"))
-    # Alerts without an id of their own are told apart by appliance, type and time.
-    external = alert.get("id")
-    if external is None:
-        external = f"{device['serialNumber']}:{alert.get('type')}:{alert.get('dateTriggered')}"
-    fields = present({"title": alert.get("title") or _title(alert.get("type")),
-                      "message": alert.get("message"), "created_at": triggered})
-    return Record(str(external), fields,
+    kind = str(alert.get("type") or "").strip()
+    threshold, unit = alert.get("threshold"), alert.get("unit")
+    fields = present({
+        "title": _title(kind),
+        "message": " ".join(str(p) for p in ("threshold", threshold, unit) if p is not None)
+        if threshold is not None else None,
+        "created_at": vendor_time(alert.get("dateTriggered"))})
+    return Record(alert_id(device["serialNumber"], alert), fields,
                   link_names=present({"customer": device.get("clientCompanyName")}))
 
 
-def _title(kind: Any) -> str | None:
-    return f"{str(kind).replace('_', ' ').capitalize()} alert" if kind else None
+def _title(kind: str) -> str | None:
+    """Datto names its alert types in full ("Device Not Seen Alert"); others get " alert"."""
+    if not kind:
+        return None
+    return kind if kind.lower().endswith("alert") else f"{kind} alert"
 
 
 def _seg(value: Any) -> str:

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 from ..simseed import Batch, as_utc, epoch, live_alerts, utc_text
+from .simulator import backup_entry
 
 # One appliance per customer protects that customer's jobs; a job is an agent (a device image)
-# or, without a device (the Microsoft 365 job), a share.
+# or, without a device (the Microsoft 365 job), a share. Only "success" is a published
+# `backup.status`; the failure and running words are unverified stand-ins.
 DATTO_RESULT = {"success": "success", "warning": "success", "failed": "failure", "running": "inProgress"}
+# Datto alerts carry a type, not a title. "Device Not Seen Alert" is published; the backup
+# failure type name is an unverified stand-in of the same form.
+BACKUP_ALERT_TYPE = "Backup Failure Alert"
 
 
 def appliance_serial(customer_id: str) -> str:
@@ -16,16 +22,18 @@ def appliance_serial(customer_id: str) -> str:
 
 def datto_asset(job: dict, volume: str) -> dict:
     status, error = job["last_status"], job.get("last_error")
-    backups = [{"status": DATTO_RESULT[status], "timestamp": epoch(job.get("last_run_at")),
-                "errorMessage": error if status == "failed" else None,
-                "localVerification": {"errors": [{"errorType": "verification", "errorMessage": error}]
-                                      if status == "warning" and error else []}}]
+    backups = []
+    if job.get("last_run_at"):
+        backups.append(backup_entry(DATTO_RESULT[status], as_utc(job["last_run_at"]),
+                                    error if status == "failed" else None,
+                                    [error] if status == "warning" and error else ()))
     if job.get("last_success_at") and job["last_success_at"] != job.get("last_run_at"):
-        backups.append({"status": "success", "timestamp": epoch(job["last_success_at"]),
-                        "errorMessage": None, "localVerification": {"errors": []}})
+        backups.append(backup_entry("success", as_utc(job["last_success_at"])))
+    last_snapshot = epoch(job.get("last_success_at"))
     return {"name": job["name"].split(" - ")[0], "volume": volume,
             "type": "agent" if job.get("asset_id") else "share", "isPaused": False,
-            "isArchived": False, "lastSnapshot": epoch(job.get("last_success_at")),
+            "isArchived": False,
+            "lastSnapshot": None if last_snapshot is None else int(last_snapshot),
             "backups": backups}   # newest first, as Datto lists them
 
 
@@ -45,13 +53,18 @@ def seed(sim, batch: Batch) -> None:
             "localStorageUsed": {"size": round(sum(j.get("size_gb") or 0 for j in jobs
                                                    if j["customer_id"] == customer_id), 1), "units": "GB"}})
     alerts: dict[str, list[dict]] = {}
-    for doc, vendor_id in batch.vendor_ids("alerts", live_alerts(batch)):
+    for doc in live_alerts(batch):
         if doc["customer_id"] not in assets:       # no appliance of that customer to raise it
             batch.counts["skipped_alerts"] += 1
             continue
-        alerts.setdefault(appliance_serial(doc["customer_id"]), []).append({
-            "id": vendor_id, "type": "backup", "message": doc.get("message"), "title": doc["title"],
-            "dateTriggered": utc_text(doc["created_at"], suffix="+00:00")})
+        items = alerts.setdefault(appliance_serial(doc["customer_id"]), [])
+        triggered = as_utc(doc["created_at"])
+        # The type and trigger time name an alert: two of one type never share a second.
+        while any(a["dateTriggered"] == utc_text(triggered, suffix="+00:00") for a in items):
+            triggered += timedelta(seconds=1)
+        when = utc_text(triggered, suffix="+00:00")
+        items.append({"type": BACKUP_ALERT_TYPE, "threshold": None, "unit": None,
+                      "dateTriggered": when, "dateSent": when})
     batch.seeded("assets", [asset for items in assets.values() for asset in items])
     batch.seeded("alerts", [alert for items in alerts.values() for alert in items])
     sim.seed(devices=batch.seeded("devices", devices), alerts=alerts,
