@@ -1,5 +1,5 @@
-"""Kaseya VSA X (VSA 10, `https://{instance}.vsax.net/api/v3`): HTTP Basic with an API token id
-and secret.
+"""Kaseya VSA X (VSA 10, `https://{instance}.vsax.net/api/v3`, the source's base URL): HTTP Basic
+with an API token id and secret.
 
 The notifications API documents only DELETE, which destroys the alert rather than acknowledging
 or closing it, so the connector offers no verbs. Its read helpers page through the OData-style
@@ -24,6 +24,15 @@ class KaseyaVsaxConnector(KaseyaVsaxRead, Connector):
     kind = "rmm"
     verbs = frozenset()
     missing = {"acknowledge_alert": NO_UPDATE_VERB, "resolve_alert": NO_UPDATE_VERB}
+    effects: ClassVar[dict[str, str]] = {
+        "create_ticket": "Nothing: VSA X has no ticket API (ticketing lives in the PSA).",
+        "add_note": "Nothing: VSA X has no ticket notes.",
+        "close_ticket": "Nothing: VSA X has no tickets.",
+        "acknowledge_alert": "Nothing: VSA X notifications have no acknowledged state and no "
+                             "acknowledge call.",
+        "resolve_alert": "Nothing: the only notification write is DELETE "
+                         "/api/v3/notifications/{id}, which destroys it; Vectis does not call it.",
+    }
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot"}
 

@@ -14,10 +14,12 @@ def seed(sim, batch: Batch) -> None:
     devices, assets = [], []
     for doc, identifier in batch.vendor_ids("devices", batch.get("assets"), numeric=False):
         org_id, hardware, system = org.get(doc["customer_id"]), doc.get("hardware") or {}, doc.get("os") or {}
-        group = f"{names.get(org_id)} - {(doc.get('site') or {}).get('name') or 'Main'}"
-        common = {"Identifier": identifier, "Name": doc["name"], "GroupName": group,
-                  "Description": doc.get("kind")}
-        devices.append({**common, "OrganizationId": org_id, "OrganizationName": names.get(org_id),
+        site = (doc.get("site") or {}).get("name") or "Main"
+        # Description is free text that VSA X users read as the OS description.
+        common = {"Identifier": identifier, "Name": doc["name"],
+                  "GroupName": f"{names.get(org_id)} - {site}", "Description": system.get("name")}
+        devices.append({**common, "SiteName": site, "OrganizationId": org_id,
+                        "OrganizationName": names.get(org_id),
                         "IsOnline": doc.get("status") == "online"})
         assets.append({**common, "IpAddresses": [doc["ip_address"]] if doc.get("ip_address") else [],
                        "LastSeenOnline": utc_text(doc.get("last_seen_at")),

@@ -1,7 +1,12 @@
-"""Kaseya VSA X simulator: Basic-auth (token id : secret) lists of organizations, devices, assets
-and notifications paged by OData `$top`/`$skip` into `{Data, Meta{TotalCount}}`
-(../shared/docs/vendors.md §7), plus GET and DELETE of one notification. Tests change objects
-vendor-side with `touch_device` (device and inventory fields alike) and `remove_device`.
+"""Kaseya VSA X simulator: under `/api/v3` (as at `https://{instance}.vsax.net/api/v3`),
+Basic-auth (token id : secret) lists of organizations, devices, assets and notifications paged by
+OData `$top`/`$skip` into `{Data, Meta{TotalCount}}`, plus GET and DELETE of one notification.
+Tests change objects vendor-side with `touch_device` (device and inventory fields alike) and
+`remove_device`.
+
+Only the paths, auth, paging and envelope are publicly evidenced (contract.json); the item
+fields, the error body and the `$top` cap (100 here, as believed for the Pulseway-family v3 API)
+are unverified.
 """
 from __future__ import annotations
 
@@ -11,16 +16,13 @@ from aiohttp import web
 
 from ..simkit import Simulator, basic_credentials
 
-MAX_TOP = 500
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"Meta": {"ResponseCode": status, "ErrorMessage": message}},
-                             status=status)
+ROOT = "/api/v3"
+MAX_TOP = 100
 
 
 class KaseyaVsaxSimulator(Simulator):
     vendor = "kaseya_vsax"
+    root = ROOT
 
     def __init__(self, token_id: str = "vsax-token", token_secret: str | None = None) -> None:
         self.credentials = {"token_id": token_id,
@@ -45,7 +47,7 @@ class KaseyaVsaxSimulator(Simulator):
         for key, value in changes.items():
             target = device if key in device or asset is None else asset
             target[key] = value
-            if key in ("Name", "GroupName", "Description") and asset is not None:
+            if key in ("Name", "GroupName", "SiteName", "Description") and asset is not None:
                 asset[key] = value
 
     def remove_device(self, identifier: str) -> None:
@@ -56,27 +58,34 @@ class KaseyaVsaxSimulator(Simulator):
         return {"organizations": self.organizations, "devices": self.devices,
                 "assets": self.assets, "notifications": list(self.notifications.values())}
 
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        # Unverified: the Pulseway-family v3 error envelope.
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        return web.json_response({"Meta": {"ResponseCode": status, "ErrorMessage": message}},
+                                 status=status, headers=headers)
+
     async def authenticate(self, request: web.Request) -> web.StreamResponse | None:
         given = basic_credentials(request)
         if given is not None and given[0] == self.credentials["token_id"] \
                 and secrets.compare_digest(given[1], self.credentials["token_secret"]):
             return None
-        return _error(401, "Authorization has been denied for this request.")
+        return self.error_response(401, "Authorization has been denied for this request.")
 
     def routes(self, router: web.UrlDispatcher) -> None:
-        router.add_get("/organizations", self._lister(lambda: self.organizations))
-        router.add_get("/devices", self._lister(lambda: self.devices))
-        router.add_get("/assets", self._lister(lambda: self.assets))
-        router.add_get("/notifications", self._lister(lambda: list(self.notifications.values())))
-        router.add_get("/notifications/{id}", self.get_notification)
-        router.add_delete("/notifications/{id}", self.delete_notification)
+        router.add_get(ROOT + "/organizations", self._lister(lambda: self.organizations))
+        router.add_get(ROOT + "/devices", self._lister(lambda: self.devices))
+        router.add_get(ROOT + "/assets", self._lister(lambda: self.assets))
+        router.add_get(ROOT + "/notifications", self._lister(lambda: list(self.notifications.values())))
+        router.add_get(ROOT + "/notifications/{id}", self.get_notification)
+        router.add_delete(ROOT + "/notifications/{id}", self.delete_notification)
 
     def _lister(self, source):
         async def handler(request: web.Request) -> web.Response:
             top_raw = request.query.get("$top", "50")
             skip_raw = request.query.get("$skip", "0")
             if not top_raw.isdigit() or not skip_raw.isdigit() or not 1 <= int(top_raw) <= MAX_TOP:
-                return _error(400, f"$top must be 1-{MAX_TOP} and $skip a non-negative integer")
+                return self.error_response(400, f"$top must be 1-{MAX_TOP} and $skip a non-negative integer")
             items = source()
             skip, top = int(skip_raw), int(top_raw)
             return web.json_response({"Data": items[skip:skip + top],
@@ -86,12 +95,12 @@ class KaseyaVsaxSimulator(Simulator):
     async def get_notification(self, request: web.Request) -> web.Response:
         item = self.notifications.get(request.match_info["id"])
         if item is None:
-            return _error(404, "Notification not found")
+            return self.error_response(404, "Notification not found")
         return web.json_response({"Data": item, "Meta": {"ResponseCode": 200}})
 
     async def delete_notification(self, request: web.Request) -> web.Response:
         if self.notifications.pop(request.match_info["id"], None) is None:
-            return _error(404, "Notification not found")
+            return self.error_response(404, "Notification not found")
         return web.json_response({"Meta": {"ResponseCode": 200}})
 
 

@@ -9,6 +9,10 @@ The access token is cached per server and user token, renewed through `POST /api
 N-central has no REST verb that updates a notification or an active issue, so the connector
 offers no verbs; its read helpers page through `pageNumber`/`pageSize` lists (`{data,
 totalPages, ...}`) for the RMM sync.
+
+N-central limits concurrent calls per endpoint (3 to 50) and asks clients to back off 2 s, 5 s,
+10 s on a 429 without saying how long in the answer: reads that are still refused after the
+shared retries are tried again on that schedule.
 """
 from __future__ import annotations
 
@@ -21,14 +25,15 @@ from urllib.parse import quote
 
 from cachetools import TTLCache
 
-from ..base import Connector, VendorCall
+from ..base import Connector, SourceSetting, VendorCall
 from ..errors import VendorError
 from ..http import VendorResponse
-from .reader import NCentralRead
+from .reader import HINTS, NCentralRead, parse_state_severity
 
 NO_UPDATE_VERB = "N-central exposes no documented notification-update REST verb."
 RENEW_MARGIN = 60.0
 PAGE_SIZE = 1000
+RATE_LIMIT_BACKOFF = (2.0, 5.0, 10.0)    # the vendor's advice after a 429 (rate_limiting.htm)
 
 
 @dataclass
@@ -48,12 +53,33 @@ class NCentralConnector(NCentralRead, Connector):
     kind = "rmm"
     verbs = frozenset()
     missing = {"acknowledge_alert": NO_UPDATE_VERB, "resolve_alert": NO_UPDATE_VERB}
+    effects: ClassVar[dict[str, str]] = {
+        "create_ticket": "Nothing: N-central's custom-PSA tickets are its own outbound "
+                         "integration, not a ticket system Vectis writes to.",
+        "add_note": "Nothing: N-central notes belong to devices, not tickets.",
+        "close_ticket": "Nothing: N-central has no tickets of its own.",
+        "acknowledge_alert": "Nothing: no REST call acknowledges an active issue (only the "
+                             "N-central UI does).",
+        "resolve_alert": "Nothing: an active issue leaves N-central's list only when its "
+                         "service returns to normal.",
+    }
+    settings: ClassVar[tuple[SourceSetting, ...]] = (
+        SourceSetting("org_unit_ids",
+                      "comma-separated org unit ids (service organization, customer or site) "
+                      "whose active issues are read; default: every service organization the "
+                      "API user can list"),
+        SourceSetting("state_severity",
+                      "overrides of notificationState -> severity, e.g. '5=critical,6=critical' "
+                      "(default 1/3/8 info, 2/6 minor, 4 moderate, 5 critical, 7 major)"),
+    )
     SYNC_ENTITIES: ClassVar[dict[str, str]] = {
         "customers": "snapshot", "assets": "snapshot", "alerts": "snapshot"}
 
     def __init__(self, base_url, credentials, http, settings=None):
         super().__init__(base_url, credentials, http, settings)
+        parse_state_severity(self.setting("state_severity"))     # refuse a bad table at once
         self._lock: asyncio.Lock | None = None
+        self.rate_limit_backoff = RATE_LIMIT_BACKOFF
 
     # --- auth ---------------------------------------------------------------------------------
     @property
@@ -87,8 +113,13 @@ class NCentralConnector(NCentralRead, Connector):
                     if exc.status not in (400, 401, 403):
                         raise
             user_token = str(self.credentials.get("user_api_token", ""))
-            return await self._exchange("/api/auth/authenticate",
-                                        {"Authorization": f"Bearer {user_token}"}, None)
+            try:
+                return await self._exchange("/api/auth/authenticate",
+                                            {"Authorization": f"Bearer {user_token}"}, None)
+            except VendorError as exc:
+                if exc.status == 401:
+                    exc.hint = HINTS[401]
+                raise
 
     async def _exchange(self, path: str, headers: dict[str, str], data: str | None) -> str:
         # Token requests change nothing on the server worth protecting, so they may be retried.
@@ -116,6 +147,17 @@ class NCentralConnector(NCentralRead, Connector):
 
     async def send(self, call: VendorCall, *, idempotent: bool,
                    accept: tuple[int, ...] = ()) -> VendorResponse:
+        waits = list(self.rate_limit_backoff) if idempotent else []
+        while True:
+            try:
+                return await self._send_once(call, idempotent=idempotent, accept=accept)
+            except VendorError as exc:
+                if exc.status != 429 or not waits:
+                    raise
+            await asyncio.sleep(waits.pop(0))
+
+    async def _send_once(self, call: VendorCall, *, idempotent: bool,
+                         accept: tuple[int, ...] = ()) -> VendorResponse:
         # An access token the server no longer honours: drop it (keeping the refresh token) and
         # try once more. A 401 means the request was not processed, so repeating it is safe.
         cached = self._usable_access() is not None

@@ -29,11 +29,23 @@ def seed(sim, batch: Batch) -> None:
     issues = []
     for doc, vendor_id in batch.vendor_ids("issues", live_alerts(batch)):
         device_id = batch.vendor_id("devices", doc.get("asset_id"))
+        customer_id = org.get(doc["customer_id"])
+        acknowledged = doc["status"] == "acknowledged"
         issues.append(with_id("taskId", vendor_id, {
-            "orgUnitId": org.get(doc["customer_id"]), "customerId": org.get(doc["customer_id"]),
-            "deviceId": device_id, "deviceName": device_names.get(device_id),
-            "serviceName": doc["title"], "notificationState": NC_STATE.get(doc["severity"], 4),
-            "acknowledged": doc["status"] == "acknowledged",
-            "transitionTime": utc_text(doc["created_at"])}))
+            "orgUnitId": customer_id, "deviceId": device_id,
+            "notificationState": NC_STATE.get(doc["severity"], 4),
+            "serviceName": doc["title"], "serviceType": "Monitoring",
+            "_extra": {"transitionTime": utc_text(doc["created_at"]),
+                       "deviceName": device_names.get(device_id),
+                       "numberOfActiveNotification": 1,
+                       "numberOfAcknowledgedNotification": 1 if acknowledged else 0,
+                       "acknowledgedBy": _acknowledger(doc) if acknowledged else None,
+                       "customerTree": [sim.so_name, names.get(customer_id) or ""]}}))
     sim.seed(customers=batch.seeded("customers", customers), devices=batch.seeded("devices", devices),
              issues=batch.seeded("issues", issues))
+
+
+def _acknowledger(alert: dict) -> str:
+    """Who acknowledged it: the last acknowledging actor in the alert's history."""
+    actors = [h.get("actor") for h in alert.get("history") or () if h.get("action") == "acknowledged"]
+    return str(actors[-1]) if actors and actors[-1] else "technician"

@@ -1,14 +1,20 @@
 """N-central simulator: the User-API token exchange (`/api/auth/authenticate`, `/api/auth/refresh`
 with a text/plain refresh token), then Bearer-access lists of customers, devices and an org
 unit's active issues, paged by `pageNumber`/`pageSize` into `{data, pageNumber, pageSize,
-itemCount, totalItems, totalPages}` (../shared/docs/vendors.md §8), and `/api/health`.
+totalItems, totalPages}` (../shared/docs/vendors.md §8), and `/api/health`.
 
 Org units form a tree: the service organization (`so_id`, listed by `/api/service-orgs`), its
 customers (`parentId`), and any seeded sites (`parentId` = customer). An org unit's active issues
 include those of its subtree. `/api/devices/{id}/assets` answers a device's inventory
 (`{data:{computersystem:{serialnumber, manufacturer, model, ...}, device:{...}}}`) from what was
 seeded as `inventory` (device id -> computersystem fields). Tests change objects vendor-side with
-`touch_device`, `remove_device`, `touch_issue` and `clear_issue`.
+`touch_device`, `remove_device`, `touch_issue`, `acknowledge_issue` and `clear_issue`.
+
+Active issues have the shape of contract.json (npycentral's model, unverified by N-able): top
+level `orgUnitId, deviceId, notificationState, serviceId, serviceName, serviceType, taskId,
+serviceItemId`, the rest under `_extra`. `page_totals = False` makes the lists answer
+`{data, totalItems}` only, as some N-central lists do. Error bodies are undocumented; this one
+answers `{status, message}`.
 """
 from __future__ import annotations
 
@@ -19,10 +25,6 @@ import time
 from aiohttp import web
 
 from ..simkit import Simulator
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"status": status, "message": message}, status=status)
 
 
 class NCentralSimulator(Simulator):
@@ -42,6 +44,7 @@ class NCentralSimulator(Simulator):
         self.issues: list[dict] = []
         self.inventory: dict[int, dict] = {}          # deviceId -> computersystem fields
         self.so_name = "Service Organization"
+        self.page_totals = True       # False: lists answer {data, totalItems} only
         super().__init__()
 
     # --- seeding and control ------------------------------------------------------------------
@@ -73,6 +76,13 @@ class NCentralSimulator(Simulator):
         issue.update(changes)
         return issue
 
+    def acknowledge_issue(self, task_id: int, by: str = "tech@example.com") -> dict:
+        """A technician acknowledged the issue's notification in the N-central UI."""
+        issue = next(i for i in self.issues if i.get("taskId") == int(task_id))
+        extra = issue.setdefault("_extra", {})
+        extra.update(numberOfAcknowledgedNotification=1, acknowledgedBy=by)
+        return issue
+
     def clear_issue(self, task_id: int) -> None:
         """The service returned to normal: N-central no longer lists the issue."""
         self.issues[:] = [i for i in self.issues if i.get("taskId") != int(task_id)]
@@ -90,6 +100,12 @@ class NCentralSimulator(Simulator):
                 "devices": self.devices, "issues": self.issues,
                 "access_tokens": len(self.access_tokens), "refresh_tokens": len(self.refresh_tokens)}
 
+    def error_response(self, status: int, message: str,
+                       retry_after: float | None = None) -> web.Response:
+        headers = {} if retry_after is None else {"Retry-After": str(int(retry_after))}
+        return web.json_response({"status": status, "message": message}, status=status,
+                                 headers=headers)
+
     # --- auth ---------------------------------------------------------------------------------
     def public_paths(self) -> tuple[str, ...]:
         # The exchange endpoints check their own credentials; health needs none.
@@ -100,7 +116,7 @@ class NCentralSimulator(Simulator):
         token = header[7:] if header.startswith("Bearer ") else ""
         expiry = self.access_tokens.get(token)
         if expiry is None or expiry <= time.time():
-            return _error(401, "Invalid or expired access token")
+            return self.error_response(401, "Invalid or expired access token")
         return None
 
     def _issue_tokens(self) -> web.Response:
@@ -130,16 +146,16 @@ class NCentralSimulator(Simulator):
         header = request.headers.get("Authorization", "")
         given = header[7:] if header.startswith("Bearer ") else ""
         if not secrets.compare_digest(given, self.credentials["user_api_token"]):
-            return _error(401, "Invalid User-API token")
+            return self.error_response(401, "Invalid User-API token")
         return self._issue_tokens()
 
     async def auth_refresh(self, request: web.Request) -> web.Response:
         if not request.content_type.startswith("text/plain"):
-            return _error(400, "The refresh token must be sent as text/plain")
+            return self.error_response(400, "The refresh token must be sent as text/plain")
         token = (await request.text()).strip()
         expiry = self.refresh_tokens.pop(token, None)   # a refresh token is used once
         if expiry is None or expiry <= time.time():
-            return _error(401, "Invalid or expired refresh token")
+            return self.error_response(401, "Invalid or expired refresh token")
         return self._issue_tokens()
 
     async def auth_validate(self, request: web.Request) -> web.Response:
@@ -149,13 +165,13 @@ class NCentralSimulator(Simulator):
         return web.json_response({"status": "OK"})
 
     async def list_service_orgs(self, request: web.Request) -> web.Response:
-        return _paged(request, [{"soId": self.so_id, "soName": self.so_name}])
+        return self._paged(request, [{"soId": self.so_id, "soName": self.so_name}])
 
     async def device_assets(self, request: web.Request) -> web.Response:
         raw = request.match_info["id"]
         device = next((d for d in self.devices if str(d.get("deviceId")) == raw), None)
         if device is None:
-            return _error(404, f"Device {raw} not found")
+            return self.error_response(404, f"Device {raw} not found")
         system = self.inventory.get(int(device["deviceId"]), {})
         return web.json_response({"data": {
             "computersystem": {"netbiosname": device.get("longName"), **system},
@@ -163,18 +179,32 @@ class NCentralSimulator(Simulator):
                        "deviceclass": device.get("deviceClass"), "deleted": "false"}}})
 
     async def list_customers(self, request: web.Request) -> web.Response:
-        return _paged(request, list(self.customers.values()))
+        return self._paged(request, list(self.customers.values()))
 
     async def list_devices(self, request: web.Request) -> web.Response:
-        return _paged(request, self.devices)
+        return self._paged(request, self.devices)
 
     async def list_active_issues(self, request: web.Request) -> web.Response:
         raw = request.match_info["id"]
         unit = int(raw) if raw.isdigit() else None
         if unit is None or unit not in self._org_units():
-            return _error(404, f"Org unit {raw} not found")
+            return self.error_response(404, f"Org unit {raw} not found")
         subtree = self._subtree(unit)
-        return _paged(request, [i for i in self.issues if i.get("orgUnitId") in subtree])
+        return self._paged(request, [i for i in self.issues if i.get("orgUnitId") in subtree])
+
+    def _paged(self, request: web.Request, items: list[dict]) -> web.Response:
+        number_raw = request.query.get("pageNumber", "1")
+        size_raw = request.query.get("pageSize", "50")
+        if (not number_raw.isdigit() or not size_raw.isdigit() or int(number_raw) < 1
+                or not 1 <= int(size_raw) <= 1000):
+            return self.error_response(400, "pageNumber must be >= 1 and pageSize between 1 and 1000")
+        number, size = int(number_raw), int(size_raw)
+        page = items[(number - 1) * size:number * size]
+        if not self.page_totals:
+            return web.json_response({"data": page, "totalItems": len(items)})
+        return web.json_response({"data": page, "pageNumber": number, "pageSize": size,
+                                  "totalItems": len(items),
+                                  "totalPages": math.ceil(len(items) / size)})
 
     def _org_units(self) -> dict[int, int | None]:
         """org unit id -> parent id."""
@@ -191,19 +221,6 @@ class NCentralSimulator(Simulator):
             grown = {uid for uid, parent in units.items() if parent in found} | found
             changed, found = grown != found, grown
         return found
-
-
-def _paged(request: web.Request, items: list[dict]) -> web.Response:
-    number_raw = request.query.get("pageNumber", "1")
-    size_raw = request.query.get("pageSize", "50")
-    if (not number_raw.isdigit() or not size_raw.isdigit() or int(number_raw) < 1
-            or not 1 <= int(size_raw) <= 1000):
-        return _error(400, "pageNumber must be >= 1 and pageSize between 1 and 1000")
-    number, size = int(number_raw), int(size_raw)
-    page = items[(number - 1) * size:number * size]
-    return web.json_response({"data": page, "pageNumber": number, "pageSize": size,
-                              "itemCount": len(page), "totalItems": len(items),
-                              "totalPages": math.ceil(len(items) / size)})
 
 
 SIMULATOR = NCentralSimulator
