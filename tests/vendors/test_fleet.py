@@ -235,8 +235,8 @@ def test_psa_mapping_keeps_ids_statuses_and_threads(demo, vendor):
     assert closed and closed != set(tickets)
     vendor_closed = {
         "connectwise": lambda t: t["closedFlag"], "autotask": lambda t: t["status"] == 5,
-        "halopsa": lambda t: t["status_id"] in {s["id"] for s in sim.statuses if s["type"] == "closed"}
-        or t["status_id"] == 8, "atera": lambda t: t["TicketStatus"] in ("Resolved", "Closed")}[vendor]
+        "halopsa": lambda t: t["status_id"] in sim.closed_ids or t["status_id"] == 8,
+        "atera": lambda t: t["TicketStatus"] in ("Resolved", "Closed")}[vendor]
     assert {ticket_id for ticket_id, t in seeded.items() if vendor_closed(t)} == closed
     internal = [m for m in docs["ticket_messages"] if m["is_internal"]]
     thread_of = {"connectwise": lambda: [n for notes in sim.notes.values() for n in notes],
