@@ -98,7 +98,12 @@ class Contract:
                 problems.append("sent a body where the vendor takes none")
             return problems
         content_type = exchange.headers.get("content-type", "")
-        if spec.get("content_type", "application/json").startswith(FORM):
+        declared = spec.get("content_type", "application/json")
+        if declared.startswith("text/"):
+            if not content_type.startswith(declared):
+                problems.append(f"body sent as {content_type!r}, the vendor takes {declared}")
+            body = exchange.body.decode("utf-8", "replace")
+        elif declared.startswith(FORM):
             if not content_type.startswith(FORM):
                 problems.append(f"body sent as {content_type!r}, the vendor takes a form")
             body = {k: v[0] if len(v) == 1 else v

@@ -244,8 +244,6 @@ async def test_ncentral_active_issues_cover_the_org_unit_subtree(nc, http):
     assert err.value.status == 404
 
 
-@pytest.mark.off_contract("N-central's refresh body is text/plain; the shared check reads "
-                          "only JSON and form bodies")
 async def test_ncentral_revoked_access_token_is_renewed_by_refresh(nc, http):
     conn = nc_conn(nc, http)
     await conn.list_customers()
@@ -255,8 +253,6 @@ async def test_ncentral_revoked_access_token_is_renewed_by_refresh(nc, http):
     assert nc.count("GET", "/api/customers") == 2
 
 
-@pytest.mark.off_contract("N-central's refresh body is text/plain; the shared check reads "
-                          "only JSON and form bodies")
 async def test_ncentral_refused_refresh_falls_back_to_authenticate(nc, http):
     conn = nc_conn(nc, http)
     await conn.list_customers()
@@ -265,8 +261,6 @@ async def test_ncentral_refused_refresh_falls_back_to_authenticate(nc, http):
     assert nc.count("POST", REFRESH) == 1 and nc.count("POST", AUTH) == 2
 
 
-@pytest.mark.off_contract("N-central's refresh body is text/plain; the shared check reads "
-                          "only JSON and form bodies")
 async def test_ncentral_access_near_expiry_is_refreshed_before_use(http):
     sim = ncentral_sim(access_ttl=30)        # inside the renewal margin from the start
     await sim.start()
