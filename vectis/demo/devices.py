@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..vendors.datto_bcdr.seed import alert_ref
 from . import vocabulary as words
 from .accounts import CustomerProfile, random_address
 from .context import DAY, HOUR, Generation, midnight, new_id
@@ -178,9 +179,10 @@ def make_alerts(gen: Generation, profile: CustomerProfile, customer_id: str,
     count = round(len(monitored) * 0.3 * gen.rng.uniform(0.5, 1.5))
     while monitored and len(alerts) < count:
         alerts += _incident(gen, customer_id, monitored)
+    taken: set[str] = set()
     for job in backups:
         if job["last_status"] == "failed" and gen.chance(0.8):
-            alerts.append(_backup_alert(gen, customer_id, job))
+            alerts.append(_backup_alert(gen, customer_id, job, taken))
     return alerts
 
 
@@ -205,11 +207,17 @@ def _rmm_alert(gen: Generation, customer_id: str, asset: dict, created_at: datet
                   created_at, status, incident_id)
 
 
-def _backup_alert(gen: Generation, customer_id: str, job: dict) -> dict:
+def _backup_alert(gen: Generation, customer_id: str, job: dict, taken: set[str]) -> dict:
     name = job["name"].split(" - ")[0]
     status = "open" if gen.chance(0.6) else "acknowledged"
-    return _alert(gen, customer_id, job["asset_id"], gen.sources["backup"], "major",
-                  f"Backup failed for {name}", job["last_error"], job["last_run_at"], status, None)
+    source = gen.sources["backup"]
+    alert = _alert(gen, customer_id, job["asset_id"], source, "major",
+                   f"Backup failed for {name}", job["last_error"], job["last_run_at"], status, None)
+    if source["vendor"] == "datto_bcdr":
+        # Datto alerts have no id of their own: the one a sync will read back, so the first
+        # sync finds these alerts instead of raising them anew and resolving the seeded ones.
+        alert["refs"] = gen.refs(source, "alert", alert_ref(customer_id, job["last_run_at"], taken))
+    return alert
 
 
 def _alert_status(gen: Generation, created_at: datetime) -> str:

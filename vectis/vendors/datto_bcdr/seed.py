@@ -5,6 +5,7 @@ import hashlib
 from datetime import timedelta
 
 from ..simseed import Batch, as_utc, epoch, live_alerts, utc_text
+from .reader import alert_id
 from .simulator import backup_entry
 
 # One appliance per customer protects that customer's jobs; a job is an agent (a device image)
@@ -18,6 +19,18 @@ BACKUP_ALERT_TYPE = "Backup Failure Alert"
 
 def appliance_serial(customer_id: str) -> str:
     return hashlib.sha256(customer_id.encode()).hexdigest()[:12].upper()   # 12 hex like a MAC
+
+
+def alert_ref(customer_id: str, triggered, taken: set[str]) -> str:
+    """The id a sync reads back for a backup alert of this customer's appliance raised at
+    `triggered` (Datto alerts have none of their own), a second later while `taken` has it."""
+    triggered = as_utc(triggered)
+    while (ref := alert_id(appliance_serial(customer_id),
+                           {"type": BACKUP_ALERT_TYPE,
+                            "dateTriggered": utc_text(triggered, suffix="+00:00")})) in taken:
+        triggered += timedelta(seconds=1)
+    taken.add(ref)
+    return ref
 
 
 def datto_asset(job: dict, volume: str) -> dict:
@@ -57,13 +70,16 @@ def seed(sim, batch: Batch) -> None:
         if doc["customer_id"] not in assets:       # no appliance of that customer to raise it
             batch.counts["skipped_alerts"] += 1
             continue
-        items = alerts.setdefault(appliance_serial(doc["customer_id"]), [])
-        triggered = as_utc(doc["created_at"])
-        # The type and trigger time name an alert: two of one type never share a second.
-        while any(a["dateTriggered"] == utc_text(triggered, suffix="+00:00") for a in items):
-            triggered += timedelta(seconds=1)
-        when = utc_text(triggered, suffix="+00:00")
-        items.append({"type": BACKUP_ALERT_TYPE, "threshold": None, "unit": None,
+        serial = appliance_serial(doc["customer_id"])
+        items = alerts.setdefault(serial, [])
+        # The type and trigger time name an alert. A document that already holds such an id
+        # (demo data does) is seeded under it, so a sync finds the same alert again.
+        ref = batch.ref(doc) or ""
+        if not ref.startswith(f"{serial}:"):
+            ref = alert_ref(doc["customer_id"], doc["created_at"],
+                            {alert_id(serial, a) for a in items})
+        _, kind, when = ref.split(":", 2)
+        items.append({"type": kind, "threshold": None, "unit": None,
                       "dateTriggered": when, "dateSent": when})
     batch.seeded("assets", [asset for items in assets.values() for asset in items])
     batch.seeded("alerts", [alert for items in alerts.values() for alert in items])
