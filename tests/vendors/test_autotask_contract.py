@@ -296,3 +296,18 @@ async def test_faults_answer_in_autotasks_error_shape(sim, http, status):
 def test_effects_and_settings_are_declared():
     assert set(AutotaskConnector.effects) == set(AutotaskConnector.verbs)
     assert [s.name for s in AutotaskConnector.settings] == ["queue_id"]
+
+
+async def test_a_thread_limit_answered_as_a_500_is_waited_out_even_for_a_create(sim, http):
+    """Autotask refuses a call over its thread limit with Itgenatr005, at times as a 500: the
+    vendor processed nothing, so even a create is sent again, once, and succeeds."""
+    sim.faults.add(kind="status", status=500, message="Thread Threshold Exceeded (Itgenatr005)",
+                   method="POST", path="/Tickets$")
+    result = await connector(sim, http, queue_id=29682833).perform("create_ticket", draft("Throttled"))
+    assert result.external_id
+    assert sim.count("POST", ROOT + "/Tickets") == 1      # the refused attempt never reached it
+    assert http.calls[("autotask", "500")] == 1
+    other = sim.faults.add(kind="status", status=500, method="POST", path="/Tickets$")
+    with pytest.raises(VendorError) as caught:          # a plain 500 after a POST is no throttle
+        await connector(sim, http, queue_id=29682833).perform("create_ticket", draft("Failing"))
+    assert caught.value.retry_safe is False and other not in sim.faults.active

@@ -199,7 +199,12 @@ class Connector:
             kwargs["data"] = call.body
         return await self.http.request(self.vendor, call.method, self.base_url + call.path,
                                        idempotent=idempotent, headers=headers, accept=accept,
-                                       **kwargs)
+                                       throttled=self.throttled, **kwargs)
+
+    def throttled(self, response: VendorResponse) -> bool:
+        """Whether an error answer is the vendor's refusal to take the call now (processed
+        nothing), for vendors that do not say so with a 429."""
+        return False
 
     def unexpected(self, what: str, response: VendorResponse) -> VendorError:
         return VendorError(self.vendor, f"unexpected answer to {what}", status=response.status,

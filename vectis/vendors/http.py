@@ -16,6 +16,7 @@ import json as jsonlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from .errors import VendorError
+from .errors import VendorError, default_hint
 
 log = logging.getLogger("vectis.vendors")
 MAX_ERROR_TEXT = 300
@@ -75,9 +76,12 @@ class VendorHttp:
     async def request(self, vendor: str, method: str, url: str, *, idempotent: bool,
                       headers: dict[str, str] | None = None, json: Any = None,
                       data: Any = None, params: dict | None = None,
-                      accept: tuple[int, ...] = ()) -> VendorResponse:
+                      accept: tuple[int, ...] = (),
+                      throttled: Callable[[VendorResponse], bool] | None = None) -> VendorResponse:
         """Send one vendor request under the retry rules. 2xx, and any status in `accept`, is
-        returned; everything else ends as a `VendorError`."""
+        returned; everything else ends as a `VendorError`. `throttled` tells a refusal the vendor
+        made before processing anything (a thread limit answered as a 500, say) from a failure:
+        it is waited out like a 429, also for a POST."""
         policy = self.policy
         path = urlsplit(url).path
         for attempt in range(1, policy.attempts + 1):
@@ -104,12 +108,14 @@ class VendorHttp:
             self._count(vendor, str(response.status), method, path, response.status, started)
             if 200 <= response.status < 300 or response.status in accept:
                 return response
-            if response.status == 429:
+            if response.status == 429 or (response.status >= 400 and throttled is not None
+                                          and throttled(response)):
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
                 wait = self._backoff(attempt) if wait is None else wait
                 if last or wait > policy.max_retry_after:
-                    raise VendorError(vendor, "rate limited by the vendor", status=429,
-                                      retry_safe=True, retry_after=wait)
+                    raise VendorError(vendor, "rate limited by the vendor", status=response.status,
+                                      retry_safe=True, retry_after=wait,
+                                      hint=default_hint(429, wait))
                 await asyncio.sleep(wait)
                 continue
             if response.status >= 500:

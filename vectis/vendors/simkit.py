@@ -60,6 +60,7 @@ class Fault:
     count: int | None = 1
     status: int = 500
     retry_after: float | None = None
+    message: str | None = None         # the error text of a `status` fault, in the vendor's shape
     seconds: float = 0.0
     # Lets a test end a delay_after at the moment it chooses, instead of guessing a duration.
     _released: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False, compare=False)
@@ -220,7 +221,7 @@ class Simulator:
             await asyncio.sleep(fault.seconds)
             return None
         if fault.kind == "status":
-            return self.error_response(fault.status, f"simulated {fault.status}",
+            return self.error_response(fault.status, fault.message or f"simulated {fault.status}",
                                        retry_after=fault.retry_after)
         if fault.kind == "timeout":
             await asyncio.sleep(fault.seconds or 3600)

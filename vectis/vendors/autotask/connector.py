@@ -103,6 +103,12 @@ class AutotaskConnector(AutotaskReader, Connector):
         return {"ApiIntegrationCode": c["integration_code"], "UserName": c["username"],
                 "Secret": c["secret"], "Accept": "application/json"}
 
+    def throttled(self, response) -> bool:
+        # Autotask refuses a call over its per-endpoint thread limit with error Itgenatr005,
+        # sometimes as a 500: nothing was processed, so it is waited out and sent again.
+        errors = response.body.get("errors") if isinstance(response.body, dict) else None
+        return any("itgenatr005" in str(error).lower() for error in errors or ())
+
     # --- look-ups ---------------------------------------------------------------------------
     async def _get(self, path: str, params: dict | None = None):
         return (await self.send(VendorCall("GET", path, params=params), idempotent=True)).body
