@@ -3,6 +3,7 @@ and the exchanges the check accepts and refuses. The per-vendor contract tests r
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +15,7 @@ from vectis.vendors.errors import VendorError
 from vectis.vendors.registry import VENDORS
 from vectis.vendors.simkit import Fault, Simulator
 
-from ..support.vendor_contracts import VENDORS_DIR, Contract
+from ..support.vendor_contracts import VENDORS_DIR, Contract, contract
 
 TOY = {
     "vendor": "toy", "checked": "2026-12-07", "sources": [], "verified": "yes",
@@ -152,6 +153,45 @@ async def test_error_answers_are_held_to_the_documented_errors(toy):
     await send(sim, "GET", "/api/things")
     assert any("retry-after" in p for p in problems)
     assert any("answered 401, which the vendor does not document" in p for p in problems)
+
+
+def test_every_vendor_has_a_contract_with_sources_and_verification():
+    for vendor in VENDORS:
+        found = contract(vendor)
+        assert found is not None, f"vectis/vendors/{vendor}/contract.json is missing"
+        doc = found.doc
+        assert doc["checked"] and doc["sources"], vendor
+        for name, op in doc["operations"].items():
+            assert isinstance(op.get("verified"), bool) and op.get("evidence"), (vendor, name)
+            if not op["verified"]:
+                assert "unverified" in op["evidence"].lower(), (vendor, name)
+
+
+def example_schema(found: Contract, name: str) -> dict:
+    """The schema a published example is held to, by its file name: `<operation>.<status>` (an
+    answer), `<operation>.request` (a request body), `any.<status>` (an error any call may
+    give), `item.<Definition>` (one object of the vendor's schema)."""
+    first, second = name.rsplit(".", 1)
+    if first == "item":
+        return {"$ref": f"#/defs/{second}"}
+    if first == "any":
+        return found.response_spec(None, int(second))["body"]
+    op = next(o for o in found.operations if o.name == first)
+    if second == "request":
+        return op.spec["body"]
+    return found.response_spec(op, int(second))["body"]
+
+
+def test_every_published_example_validates_against_its_contract():
+    checked = 0
+    for vendor in VENDORS:
+        found = contract(vendor)
+        for path in sorted((VENDORS_DIR / vendor / "examples").glob("*.json")):
+            schema = example_schema(found, path.stem)
+            errors = list(found.validator(schema).iter_errors(json.loads(path.read_text())))
+            assert errors == [], (vendor, path.name, [e.message for e in errors[:3]])
+            checked += 1
+    assert checked >= 20
 
 
 def test_no_reader_imports_its_connector():
