@@ -1,6 +1,6 @@
-"""What the comparison servers of bench/mcp_bench.py share: their command line, and the one tool
-they serve, called as the bench tenant's first operator with every scope — the same handler and
-result mapping Vectis runs, without anything around it."""
+"""What the comparison servers of bench/mcp_bench.py share: their command line, and the tools
+they serve, called as the bench tenant's first operator with every scope — the same handlers and
+result mapping Vectis runs, without anything around them."""
 from __future__ import annotations
 
 import argparse
@@ -22,9 +22,10 @@ from vectis.tools.registry import ToolContext, ToolSpec  # noqa: E402
 
 
 def arguments(*extra: str) -> argparse.Namespace:
-    """--mongo-uri, --db-prefix, --tenant, --port and --tool, plus the named extra options."""
+    """--mongo-uri, --db-prefix, --tenant, --port and --tools (comma-separated), plus the named
+    extra options."""
     parser = argparse.ArgumentParser()
-    for name in ("--mongo-uri", "--db-prefix", "--tenant", "--tool", *extra):
+    for name in ("--mongo-uri", "--db-prefix", "--tenant", "--tools", *extra):
         parser.add_argument(name, required=True)
     parser.add_argument("--port", type=int, required=True)
     return parser.parse_args()
@@ -44,10 +45,12 @@ class BenchTool:
         return jsonable(await self.spec.handler(ctx, arguments))
 
 
-async def open_tool(args: argparse.Namespace, origin: str) -> BenchTool:
+async def open_tools(args: argparse.Namespace, origin: str) -> dict[str, BenchTool]:
     storage = Storage(make_client(args.mongo_uri), args.db_prefix)
     tenant = Tenant(slug=args.tenant, name=args.tenant, origin=origin, mcp_resource=f"{origin}/mcp")
     user = (await storage.users.list(args.tenant))[0]
     principal = Principal(tenant=args.tenant, kind="pat", credential_id="bench", user_id=user["_id"],
                           email=user["email"], name=user["name"], role=user["role"], scopes=frozenset(ALL_SCOPES))
-    return BenchTool(storage, tenant, principal, build_registry().get(args.tool), CursorCodec("bench" * 8))
+    registry, cursors = build_registry(), CursorCodec("bench" * 8)
+    return {name: BenchTool(storage, tenant, principal, registry.get(name), cursors)
+            for name in args.tools.split(",")}

@@ -1,5 +1,5 @@
 """The SDK comparison for bench/mcp_bench.py: the official MCP Python SDK's own server (low-level
-`Server`, Streamable HTTP, stateless, JSON responses, under uvicorn) serving the same tool handler
+`Server`, Streamable HTTP, stateless, JSON responses, under uvicorn) serving the same tool handlers
 as Vectis and bench/bare_server.py, from the same database.
 
 It does what a small hand-built SDK server would do for the same job: a bearer check through the
@@ -7,7 +7,7 @@ SDK's own auth middleware (an HMAC of the token, looked up in the database once 
 short-lived cache, as Vectis does), argument validation against the tool's JSON
 Schema, and the same result mapping. No Host routing, rate limit or audit.
 
-    python bench/sdk_server.py --mongo-uri URI --db-prefix P --tenant SLUG --port N --tool NAME --pepper S
+    python bench/sdk_server.py --mongo-uri URI --db-prefix P --tenant SLUG --port N --tools A,B --pepper S
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import asyncio
 
 import mcp_types as types
 import uvicorn
-from bench_tool import BenchTool, arguments, open_tool
+from bench_tool import BenchTool, arguments, open_tools
 from cachetools import TTLCache
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
@@ -44,19 +44,19 @@ class PatVerifier:
         return AccessToken(token=token, client_id=self.known[token_hash], scopes=[])
 
 
-def build_server(tool: BenchTool) -> Server:
-    spec = tool.spec
-
+def build_server(tools: dict[str, BenchTool]) -> Server:
     async def list_tools(ctx, params):
-        return types.ListToolsResult(tools=[types.Tool(name=spec.name, description=spec.description,
-                                                       input_schema=spec.input_schema)])
+        return types.ListToolsResult(tools=[
+            types.Tool(name=t.spec.name, description=t.spec.description, input_schema=t.spec.input_schema)
+            for t in tools.values()])
 
     async def call_tool(ctx, params: types.CallToolRequestParams):
-        if params.name != spec.name:
+        tool = tools.get(params.name)
+        if tool is None:
             return types.CallToolResult(content=[types.TextContent(text=f"unknown tool {params.name}")],
                                         is_error=True)
         arguments = params.arguments or {}
-        problems = spec.argument_errors(arguments)
+        problems = tool.spec.argument_errors(arguments)
         if problems:
             return types.CallToolResult(content=[types.TextContent(text="; ".join(problems))], is_error=True)
         return types.CallToolResult.model_validate(success_result(await tool.run(arguments)))
@@ -66,13 +66,14 @@ def build_server(tool: BenchTool) -> Server:
 
 async def main() -> None:
     args = arguments("--pepper")
-    tool = await open_tool(args, origin="http://sdk")
+    tools = await open_tools(args, origin="http://sdk")
+    storage = next(iter(tools.values())).storage
     url = f"http://127.0.0.1:{args.port}"
-    app = build_server(tool).streamable_http_app(
+    app = build_server(tools).streamable_http_app(
         streamable_http_path="/mcp", json_response=True, stateless_http=True, host="127.0.0.1",
         # A PAT belongs to one tenant and has no audience to check.
         auth=AuthSettings(issuer_url=url, resource_server_url=f"{url}/mcp", validate_token_resource=False),
-        token_verifier=PatVerifier(tool.storage, args.tenant, args.pepper))
+        token_verifier=PatVerifier(storage, args.tenant, args.pepper))
     config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
     await uvicorn.Server(config).serve()
 

@@ -15,6 +15,7 @@ import tornado.netutil
 from .app import MAX_BODY_BYTES, Services, log_request, make_app, make_services
 from .config import Config
 from .embedded_db import EmbeddedDatabase
+from .eventloop import loop_name
 from .reload import reload
 from .sdnotify import Notifier
 from .storage import Storage, make_client
@@ -33,6 +34,7 @@ async def serve(config: Config, *, ready_message: bool = True,
                 reload_config: Callable[[], Config] | None = None) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the configuration through `reload_config`."""
     log.info("configuration %s", config.redacted())
+    log.info("event loop: %s", loop_name(asyncio.get_running_loop()))
     notifier = Notifier.from_environ()
     signals = _Signals()
     signals.install()

@@ -77,11 +77,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vectis: {exc}", file=sys.stderr)
         return 2
     from ..embedded_db import EmbeddedDatabaseError
+    from ..eventloop import loop_factory
     from ..logs import setup_logging
     from ..runtime import ListenError, serve
     setup_logging(config.log_level)
     try:
-        asyncio.run(serve(config, reload_config=lambda: config_from_args(args)))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            runner.run(serve(config, reload_config=lambda: config_from_args(args)))
     except (EmbeddedDatabaseError, ListenError) as exc:
         print(f"vectis: {exc}", file=sys.stderr)
         return 1
