@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 
-from vectis.vendors import simkit
 from vectis.vendors.atera import connector as atera
 from vectis.vendors.atera.connector import Atera
 from vectis.vendors.atera.simulator import ROOT, AteraSimulator
@@ -38,14 +37,6 @@ async def http():
     client = VendorHttp(policy=POLICY)
     yield client
     await client.close()
-
-
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
 
 
 @pytest.fixture

@@ -11,10 +11,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
+from tests.support.example_server import ExampleServer
 from tests.support.vendor_contracts import contract
-from vectis.vendors import simkit
 from vectis.vendors.autotask.connector import AutotaskConnector, zone_base_url
 from vectis.vendors.autotask.reader import note_record, person
 from vectis.vendors.autotask.simulator import ROOT, ZONE_PATH, AutotaskSimulator, picklist
@@ -74,14 +73,6 @@ async def probe(method: str, url: str, headers: dict) -> tuple[int, dict]:
         return answer.status, await answer.json()
 
 
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
 # --- every verb and every entity, held to the contract ------------------------------------------
 async def test_every_verb_and_entity_crosses_the_wire_within_the_contract(sim, http, exchanges):
     base = await zone_base_url(http, sim.credentials["username"], sim.base_url + ZONE_PATH)
@@ -126,34 +117,16 @@ def test_examples_cover_what_sources_md_lists():
     assert all(p.name in listed for p in example_files())
 
 
-class ExampleServer(simkit.Simulator):
-    """Serves the published example files verbatim at Autotask's paths (held to the contract
-    like any simulator): a tenant shaped like the recorded demo tenant."""
-    vendor = "autotask"
-
-    def routes(self, router: web.UrlDispatcher) -> None:
-        for method, path, name in (
-                ("GET", "/Tickets/entityInformation/fields", "ticket_fields"),
-                ("GET", "/TicketNotes/entityInformation/fields", "ticket_note_fields"),
-                ("POST", "/Tickets/query", "query_tickets"),
-                ("POST", "/TicketNotes/query", "query_ticket_notes"),
-                ("POST", "/Contacts/query", "query_contacts"),
-                ("POST", "/Resources/query", "query_resources")):
-            router.add_route(method, ROOT + path, self._file(name))
-
-    def _file(self, name: str):
-        async def handler(request: web.Request) -> web.Response:
-            return web.Response(body=(EXAMPLES / f"{name}.200.json").read_bytes(),
-                                content_type="application/json")
-        return handler
-
-    async def authenticate(self, request: web.Request) -> None:
-        return None
-
-
 @pytest.fixture
 async def examples_server():
-    server = ExampleServer()
+    server = ExampleServer("autotask", EXAMPLES, [
+        (method, ROOT + path, name + ".200") for method, path, name in (
+            ("GET", "/Tickets/entityInformation/fields", "ticket_fields"),
+            ("GET", "/TicketNotes/entityInformation/fields", "ticket_note_fields"),
+            ("POST", "/Tickets/query", "query_tickets"),
+            ("POST", "/TicketNotes/query", "query_ticket_notes"),
+            ("POST", "/Contacts/query", "query_contacts"),
+            ("POST", "/Resources/query", "query_resources"))])
     await server.start()
     yield server
     await server.stop()

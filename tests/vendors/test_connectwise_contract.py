@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
+from tests.support.example_server import ExampleServer
 from tests.support.vendor_contracts import contract
-from vectis.vendors import simkit
 from vectis.vendors.base import CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.connectwise.connector import ConnectWiseConnector, discover_base_url
 from vectis.vendors.connectwise.reader import agreement_record
@@ -64,14 +63,6 @@ def draft(subject: str = "Printer on fire") -> TicketDraft:
                        priority="high", contact_ref=str(CONTACT))
 
 
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
 # --- every verb and every entity, held to the contract ------------------------------------------
 async def test_every_verb_and_entity_crosses_the_wire_within_the_contract(sim, http, exchanges):
     base = await discover_base_url(http, sim.base_url, sim.credentials["company_id"])
@@ -113,33 +104,17 @@ def test_examples_cover_what_sources_md_lists():
     assert all(p.name in listed for p in example_files())
 
 
-class ExampleServer(simkit.Simulator):
-    """Serves the published example files verbatim at CW's paths (held to the contract like any
-    simulator): what a tenant shaped like the examples answers."""
-    vendor = "connectwise"
-    CODEBASE = "v2017_3"
-
-    def routes(self, router: web.UrlDispatcher) -> None:
-        root = f"/{self.CODEBASE}/apis/3.0"
-        for path, name in (("/login/companyinfo/{company}", "companyinfo"),
-                           (root + "/service/priorities", "list_priorities"),
-                           (root + "/service/boards/{id}/statuses", "list_board_statuses"),
-                           (root + "/finance/agreements", "list_agreements")):
-            router.add_get(path, self._file(name))
-
-    def _file(self, name: str):
-        async def handler(request: web.Request) -> web.Response:
-            return web.Response(body=(EXAMPLES / f"{name}.200.json").read_bytes(),
-                                content_type="application/json")
-        return handler
-
-    async def authenticate(self, request: web.Request) -> None:
-        return None
+CODEBASE = "v2017_3"
 
 
 @pytest.fixture
 async def examples_server():
-    server = ExampleServer()
+    root = f"/{CODEBASE}/apis/3.0"
+    server = ExampleServer("connectwise", EXAMPLES, [
+        ("GET", "/login/companyinfo/{company}", "companyinfo.200"),
+        ("GET", root + "/service/priorities", "list_priorities.200"),
+        ("GET", root + "/service/boards/{id}/statuses", "list_board_statuses.200"),
+        ("GET", root + "/finance/agreements", "list_agreements.200")])
     await server.start()
     yield server
     await server.stop()

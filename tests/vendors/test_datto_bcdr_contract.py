@@ -38,14 +38,6 @@ async def http():
     await client.close()
 
 
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
 def asset(name: str, volume: str, backups: list[dict], kind: str = "agent", **extra) -> dict:
     return {"name": name, "volume": volume, "type": kind, "isPaused": False, "isArchived": False,
             "lastSnapshot": 1_714_554_000, "fqdn": f"{name}.corp.local", "backups": backups, **extra}

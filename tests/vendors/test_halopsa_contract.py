@@ -16,9 +16,9 @@ from vectis.vendors import simkit
 from vectis.vendors.base import CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError
 from vectis.vendors.halopsa import connector as halopsa
-from vectis.vendors.halopsa.reader import THREADS_AT_ONCE
 from vectis.vendors.halopsa.simulator import NO_DATE, HaloPSASimulator
 from vectis.vendors.http import RetryPolicy, VendorHttp
+from vectis.vendors.reading import THREADS_AT_ONCE
 
 from ..support.vendor_contracts import VENDORS_DIR, contract
 

@@ -26,14 +26,6 @@ async def http():
 
 
 @pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
-@pytest.fixture
 async def sim():
     sim = KaseyaVsaxSimulator()
     sim.seed(

@@ -38,14 +38,6 @@ def fresh_tokens():
     ncentral._TOKENS.clear()
 
 
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
 def issue(task: int, unit: int, device: int, state: int, acked: bool = False) -> dict:
     return {"taskId": task, "orgUnitId": unit, "deviceId": device, "notificationState": state,
             "serviceId": 7, "serviceName": f"Service {task}", "serviceType": "Monitoring",

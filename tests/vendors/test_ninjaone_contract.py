@@ -48,14 +48,6 @@ async def http():
     await client.close()
 
 
-@pytest.fixture
-def exchanges():
-    seen: list[simkit.Exchange] = []
-    simkit.EXCHANGE_OBSERVERS.append(seen.append)
-    yield seen
-    simkit.EXCHANGE_OBSERVERS.remove(seen.append)
-
-
 def alert(uid: str, device_id: int) -> dict:
     return {"uid": uid, "deviceId": device_id, "message": "Disk C: below 10% free",
             "subject": "Disk space", "createTime": 1_700_000_000.0, "updateTime": 1_700_000_000.0,

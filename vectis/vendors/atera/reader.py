@@ -18,15 +18,15 @@ of its author and text, stable as long as Atera returns the same comment.
 """
 from __future__ import annotations
 
-import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ...sync.records import Record
 from ..base import floor_second, vendor_time
 from ..errors import VendorError
+from ..reading import threaded
 
 TICKET_STATUSES = {"open": "open", "pending": "waiting", "resolved": "resolved", "closed": "closed"}
 SEVERITIES = {"critical": "critical", "warning": "moderate", "information": "info"}
@@ -37,7 +37,6 @@ CONTRACT_KINDS = {"retainerflatfee": "managed_services", "remotemonitoring": "ma
 SERVER_TYPES = ("server", "domain controller")
 TICKET_PAGE, LIST_PAGE = 50, 500           # Atera's maxima
 CONTACT_PAGE = 50                          # the newer spec's maximum for contacts
-THREADS_AT_ONCE = 4                  # below the HTTP client's connections per host
 MAX_PAGES = 10_000                   # a vendor that ignores paging must not keep us reading forever
 
 
@@ -182,20 +181,6 @@ class AteraRead:
                 fresh = [row for row in rows if row.get("AlertID") not in seen]
                 seen.update(row.get("AlertID") for row in fresh)
                 yield [_alert(row, now) for row in fresh]
-
-
-async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]) -> list[Record]:
-    """Records of a page of tickets, in order, each with its thread: a few threads are fetched
-    at once (a first sync reads every ticket's), and one failure cancels the rest."""
-    limit = asyncio.Semaphore(THREADS_AT_ONCE)
-
-    async def one(row: dict) -> Record:
-        async with limit:
-            return await record(row)
-
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(row)) for row in rows]
-    return [task.result() for task in tasks]
 
 
 def _comment(ticket_id: str, comment: dict) -> Record:

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from ...sync.records import Record
 from ..base import VendorCall, vendor_time
-from ..devices import epoch_time, presence, present
 from ..errors import VendorError
+from ..reading import epoch_time, presence, present
 
 PER_PAGE = 100     # Datto's maximum
 # `backup.status` of the newest backup -> canonical last_status. Only "success" is published;

@@ -18,14 +18,14 @@ Halo writes UTC, with `Z` or without an offset (read as UTC), and "no date" as 1
 """
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from ...sync.records import Record
 from ..base import VendorCall, floor_second
 from ..errors import VendorError
+from ..reading import threaded
 from .formats import halo_date
 
 vendor_time = halo_date      # every Halo date in this module: "no date" values read as None
@@ -34,7 +34,6 @@ vendor_time = halo_date      # every Halo date in this module: "no date" values 
 CONTACT_OUTCOMES = ("end-user update", "end user update", "user update", "email from user")
 SYSTEM_AUTHORS = ("system", "halopsa", "halo", "automation", "halo integrator")
 PAID = 2                                                             # invoice paymentstatus
-THREADS_AT_ONCE = 4                  # below the HTTP client's connections per host
 MAX_PAGES = 10_000                   # a vendor that ignores paging must not keep us reading forever
 
 
@@ -187,20 +186,6 @@ class HaloPSARead:
                     fields["lines"] = [_line(line) for line in row["lines"] if isinstance(line, dict)]
                 records.append(Record(str(row["id"]), fields, links=_links(customer=row.get("client_id"))))
             yield records
-
-
-async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]) -> list[Record]:
-    """Records of a page of tickets, in order, each with its thread: a few threads are fetched
-    at once (a first sync reads every ticket's), and one failure cancels the rest."""
-    limit = asyncio.Semaphore(THREADS_AT_ONCE)
-
-    async def one(row: dict) -> Record:
-        async with limit:
-            return await record(row)
-
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(row)) for row in rows]
-    return [task.result() for task in tasks]
 
 
 def action_ref(ticket_id: Any, action_id: Any) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 
 from ...sync.records import Record
 from ..base import VendorCall, vendor_time
-from ..devices import presence, present
 from ..errors import VendorError
+from ..reading import presence, present
 
 PAGE_SIZE = 100
 KINDS = ("server", "workstation", "laptop", "network", "virtual_machine", "mobile", "printer")

@@ -20,8 +20,8 @@ from urllib.parse import quote
 
 from ...sync.records import Record
 from ..base import VendorCall, vendor_time
-from ..devices import presence, present
 from ..errors import VendorError
+from ..reading import presence, present
 
 PAGE_SIZE = 1000
 # The device inventory is one call per device; N-central allows as few as 3 concurrent calls on

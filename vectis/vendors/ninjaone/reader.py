@@ -17,8 +17,8 @@ from typing import Any
 
 from ...sync.records import Record
 from ..base import VendorCall
-from ..devices import chunks, epoch_time, presence, present
 from ..errors import VendorError
+from ..reading import chunks, epoch_time, presence, present
 
 PAGE_SIZE = 1000
 

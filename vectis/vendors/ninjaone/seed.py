@@ -6,7 +6,7 @@ not listed (counted as `skipped_reset_alerts`). Absent values are left out, neve
 """
 from __future__ import annotations
 
-from ..devices import present
+from ..reading import present
 from ..simseed import Batch, epoch, is_server, live_alerts, os_name, stable_uuid, with_id
 
 NINJA_SEVERITY = {"critical": "CRITICAL", "major": "MAJOR", "moderate": "MODERATE", "minor": "MINOR",

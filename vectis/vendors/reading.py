@@ -1,9 +1,14 @@
-"""Reading helpers shared by the RMM and backup readers: vendor epochs, a device's presence
-from its online flag and last contact, and records without absent fields."""
+"""Reading helpers shared by the vendors' readers: vendor epochs, a device's presence from its
+online flag and last contact, records without absent fields, pages cut to size, and a page of
+tickets read with their threads a few at a time."""
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from ..sync.records import Record
 
 # A device that has not reported for this long is "stale" rather than merely "offline", and one
 # that reported this recently counts as online where the vendor has no online flag.
@@ -47,3 +52,19 @@ def present(values: dict) -> dict:
 
 def chunks(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+THREADS_AT_ONCE = 4                  # below the HTTP client's connections per host
+
+
+async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]) -> list[Record]:
+    """Records of a page of tickets, in order, each with its thread: a few threads are fetched
+    at once (a first sync reads every ticket's), and one failure cancels the rest."""
+    limit = asyncio.Semaphore(THREADS_AT_ONCE)
+
+    async def one(row: dict) -> Record:
+        async with limit:
+            return await record(row)
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(row)) for row in rows]
+    return [task.result() for task in tasks]

@@ -1,0 +1,33 @@
+"""A loopback server that answers a vendor's published example files verbatim at the vendor's
+paths: what a tenant shaped like the examples would answer. Like every simulator it reports its
+exchanges, so the contract check holds it (and the connector's requests to it) to the contract."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from vectis.vendors import simkit
+
+
+class ExampleServer(simkit.Simulator):
+    """`answers`: (method, path template, example file name without `.json`)."""
+
+    def __init__(self, vendor: str, examples: Path, answers: list[tuple[str, str, str]]):
+        self.vendor = vendor
+        self._examples = examples
+        self._answers = answers
+        super().__init__()
+
+    def routes(self, router: web.UrlDispatcher) -> None:
+        for method, path, name in self._answers:
+            router.add_route(method, path, self._file(name))
+
+    def _file(self, name: str):
+        async def handler(request: web.Request) -> web.Response:
+            return web.Response(body=(self._examples / f"{name}.json").read_bytes(),
+                                content_type="application/json")
+        return handler
+
+    async def authenticate(self, request: web.Request) -> None:
+        return None
