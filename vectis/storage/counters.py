@@ -32,3 +32,29 @@ class CounterRepository:
             except DuplicateKeyError:
                 continue                   # created meanwhile by someone else: increment it
         raise RuntimeError(f"rate-limit counter {key!r} could not be updated")
+
+    async def add_fields(self, slug: str, doc_id: str, amounts: dict[str, int],
+                         expires_at: datetime, *, likely_new: bool = False) -> dict[str, int]:
+        """Atomically add to several counters kept as fields of one document, in one round
+        trip, and return their new totals. Field names must not contain '.' or start with '$'.
+        `likely_new`: try creating the document first (one round trip instead of two when it
+        does not exist yet; when it does, the duplicate key costs one more)."""
+        coll = self._db.tenant(slug)["ratelimits"]
+        projection = dict.fromkeys(amounts, 1)
+        if likely_new:
+            try:
+                await coll.insert_one({"_id": doc_id, **amounts, "expires_at": expires_at})
+                return dict(amounts)
+            except DuplicateKeyError:
+                pass
+        for _ in range(3):   # not an upsert, for the reason given in add()
+            doc = await coll.find_one_and_update({"_id": doc_id}, {"$inc": amounts},
+                                                 return_document=ReturnDocument.AFTER, projection=projection)
+            if doc is not None:
+                return {field: int(doc.get(field, 0)) for field in amounts}
+            try:
+                await coll.insert_one({"_id": doc_id, **amounts, "expires_at": expires_at})
+                return dict(amounts)
+            except DuplicateKeyError:
+                continue
+        raise RuntimeError(f"rate-limit counters {doc_id!r} could not be updated")
