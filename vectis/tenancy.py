@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from cachetools import TTLCache
 
 from .config import Config
+from .singleflight import SingleFlight
 from .storage import Storage
 from .storage.core import SLUG_RE
 
@@ -59,6 +60,8 @@ class TenantResolver:
         # Separate caches so a flood of bogus hosts cannot evict the real tenants.
         self._found: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=ttl)
         self._missing: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=ttl)
+        self._loads = SingleFlight()   # the requests in flight when an entry expires share one read
+        self._forgets = 0
 
     async def resolve(self, host: str) -> Tenant | None:
         parsed = parse_host(host, self._config.base_domain)
@@ -70,14 +73,19 @@ class TenantResolver:
             return tenant
         if self._missing.get(parsed, _ABSENT) is not _ABSENT:
             return None
+        forgets = self._forgets
+        tenant = await self._loads.run(parsed, lambda: self._load(parsed))
+        if forgets == self._forgets:   # a read that overlapped a forget() is used, not kept
+            (self._found if tenant else self._missing)[parsed] = tenant
+        return tenant
+
+    async def _load(self, parsed: tuple[str, str]) -> Tenant | None:
         kind, value = parsed
         if kind == "slug":
             doc = await self._storage.tenants.get(value)
         else:
             doc = await self._storage.tenants.by_custom_domain(value)
-        tenant = self._tenant(doc) if doc and doc.get("status") == "active" else None
-        (self._found if tenant else self._missing)[parsed] = tenant
-        return tenant
+        return self._tenant(doc) if doc and doc.get("status") == "active" else None
 
     def _tenant(self, doc: dict) -> Tenant:
         slug = doc["_id"]
@@ -85,6 +93,8 @@ class TenantResolver:
                       mcp_resource=self._config.mcp_resource(slug), settings=doc.get("settings") or {})
 
     def forget(self, slug: str) -> None:
+        self._forgets += 1
+        self._loads.forget(lambda key: True)   # a custom domain's key does not name the slug
         for cache in (self._found, self._missing):
             for key in [k for k, t in cache.items() if k == ("slug", slug) or (t and t.slug == slug)]:
                 cache.pop(key, None)

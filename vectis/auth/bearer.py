@@ -2,8 +2,10 @@
 
 Two kinds of bearer are accepted: personal access tokens (`vct_pat_…`, looked up by keyed hash)
 and OAuth access tokens (JWTs of this tenant, whose grant must still be live). Verification is cached in memory per (tenant, token hash) for `auth_cache_seconds`, so a hot
-token costs one HMAC and a dictionary lookup: no database round trip and no slow hash. Revoking in
-this process calls `forget()` and takes effect at once; other processes see it within the bound.
+token costs one HMAC and a dictionary lookup: no database round trip and no slow hash; when it
+expires, the requests in flight for it share one lookup. Revoking in this process calls
+`forget()` and takes effect at once (a lookup that overlapped it is not cached); other processes
+see it within the bound.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from ..credentials.pats import hash_token, looks_like_pat
 from ..oauth import access_tokens
 from ..oauth.keys import SigningKeys
 from ..scopes import effective_scopes
+from ..singleflight import SingleFlight
 from ..storage import Storage
 from ..tenancy import Tenant
 from .principal import Principal
@@ -59,6 +62,8 @@ class BearerAuthenticator:
         self._unknown: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=cache_seconds)
         self._last_used: TTLCache = TTLCache(maxsize=CACHE_SIZE, ttl=LAST_USED_INTERVAL)
         self._tasks: set[asyncio.Task] = set()
+        self._loads = SingleFlight()
+        self._forgets = 0   # a load that overlapped a forget() is used, never cached
 
     async def authenticate(self, tenant: Tenant, header: str | None) -> Principal:
         token = bearer_token(header)
@@ -73,11 +78,13 @@ class BearerAuthenticator:
         try:
             principal = self._cache[key]
         except KeyError:
+            forgets = self._forgets
             if key[1].startswith("jwt:"):
-                principal = await self._load_access_token(tenant, token)
+                principal = await self._loads.run(key, lambda: self._load_access_token(tenant, token))
             else:
-                principal = await self._load_pat(tenant.slug, key[1])
-            (self._cache if principal is not None else self._unknown)[key] = principal
+                principal = await self._loads.run(key, lambda: self._load_pat(tenant.slug, key[1]))
+            if forgets == self._forgets:
+                (self._cache if principal is not None else self._unknown)[key] = principal
         if principal is None or not principal.live():
             raise InvalidCredential()
         self._touch(principal)
@@ -118,12 +125,16 @@ class BearerAuthenticator:
 
     def forget(self, tenant: str, token_hash: str | None = None) -> None:
         """Drop cached verifications: one token, or every token of a tenant."""
+        self._forgets += 1
+        self._loads.forget(lambda key: key[0] == tenant)
         for cache in (self._cache, self._unknown):
             for key in list(cache.keys()):
                 if key[0] == tenant and (token_hash is None or key[1] == token_hash):
                     cache.pop(key, None)
 
     def forget_credential(self, tenant: str, credential_id: str) -> None:
+        self._forgets += 1
+        self._loads.forget(lambda key: key[0] == tenant)
         for key, principal in list(self._cache.items()):
             if key[0] == tenant and principal is not None and principal.credential_id == credential_id:
                 self._cache.pop(key, None)
