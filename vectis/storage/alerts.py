@@ -1,14 +1,19 @@
 """Monitoring alerts (RMM and backup tools)."""
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from .core import Database
 from .customers import OPEN_ALERT_STATUSES
-from .pages import find_page
+from .pages import find_page, find_recent_page
 
 SEVERITIES_MOST_SEVERE_FIRST = ("critical", "major", "moderate", "minor", "info")
 ALERT_SORT = [("created_at", -1), ("_id", -1)]  # newest first
 SUMMARY_PROJECTION = {"search_tg": 0, "refs": 0, "history": 0}
 MAX_INCIDENT_ALERTS = 50
+RECENT_WINDOW = timedelta(days=1)  # the first window a tenant-wide newest-first page reads
+CUSTOMER_OPEN_READ = 500           # a customer's open alerts read whole up to this many
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def alert_query(*, customer_id: str | None = None, severity: str | None = None,
@@ -33,7 +38,12 @@ class AlertRepository:
                    status: str | None = None, limit: int,
                    after: list | None) -> tuple[list[dict], list | None]:
         query = alert_query(customer_id=customer_id, severity=severity, status=status)
-        return await find_page(self._alerts(slug), query, ALERT_SORT, limit, after, SUMMARY_PROJECTION)
+        if customer_id:     # a customer's alerts are few: one index range holds them
+            return await find_page(self._alerts(slug), query, ALERT_SORT, limit, after, SUMMARY_PROJECTION)
+        # Tenant-wide: one query per status (an index range each), newest windows first.
+        queries = [{**query, "status": s} for s in ([status] if status else OPEN_ALERT_STATUSES)]
+        return await find_recent_page(self._alerts(slug), queries, ALERT_SORT, limit, after,
+                                      SUMMARY_PROJECTION, RECENT_WINDOW, datetime.now(UTC))
 
     async def get(self, slug: str, alert_id: str) -> dict | None:
         return await self._alerts(slug).find_one({"_id": alert_id}, {"search_tg": 0})
@@ -47,13 +57,25 @@ class AlertRepository:
     async def open_count(self, slug: str, customer_id: str) -> int:
         return await self._alerts(slug).count_documents(alert_query(customer_id=customer_id))
 
+    async def open_summary(self, slug: str, customer_id: str, top: int) -> tuple[int, list[dict]]:
+        """How many open alerts a customer has, and the `top` most severe (as most_severe_open),
+        from one read of them; a customer with more than CUSTOMER_OPEN_READ goes to the database."""
+        docs = await self._alerts(slug).find(alert_query(customer_id=customer_id),
+                                             SUMMARY_PROJECTION).limit(CUSTOMER_OPEN_READ + 1).to_list()
+        if len(docs) > CUSTOMER_OPEN_READ:
+            return await self.open_count(slug, customer_id), await self.most_severe_open(slug, customer_id, top)
+        rank = {s: i for i, s in enumerate(SEVERITIES_MOST_SEVERE_FIRST)}
+        docs.sort(key=lambda d: (d.get("created_at") or _EPOCH, d["_id"]), reverse=True)
+        docs.sort(key=lambda d: rank.get(d.get("severity"), len(rank)))
+        return len(docs), [d for d in docs if d.get("severity") in rank][:top]
+
     async def most_severe_open(self, slug: str, customer_id: str, limit: int) -> list[dict]:
         """A customer's open alerts, most severe first, then newest (one query per severity)."""
         found: list[dict] = []
         for severity in SEVERITIES_MOST_SEVERE_FIRST:
             if len(found) >= limit:
                 break
-            query = alert_query(customer_id=customer_id, severity=severity)
+            query = {"customer_id": customer_id, **alert_query(severity=severity)}
             found += await self._alerts(slug).find(query, SUMMARY_PROJECTION).sort(ALERT_SORT).limit(
                 limit - len(found)).to_list()
         return found

@@ -17,10 +17,11 @@ def failing_backup_query(*, since: datetime, customer_id: str | None = None,
     """Jobs whose last run, at or after `since`, failed or ended with a warning."""
     if status is not None and status not in FAILING_BACKUP_STATUSES:
         raise ValueError(f"{status!r} is not a failing backup status")
-    query: dict = {"last_status": status or {"$in": list(FAILING_BACKUP_STATUSES)},
-                   "last_run_at": {"$gte": since}}
-    if customer_id:
-        query["customer_id"] = customer_id
+    # customer_id first: SecantusDB serves a filter no one index covers by the first of its fields
+    # that has an index, and a customer's jobs are far fewer than all failing ones.
+    query: dict = {"customer_id": customer_id} if customer_id else {}
+    query.update({"last_status": status or {"$in": list(FAILING_BACKUP_STATUSES)},
+                  "last_run_at": {"$gte": since}})
     return query
 
 

@@ -1,6 +1,7 @@
 """Customers, their contacts and the sources connected to the tenant."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 from .core import Database
@@ -35,10 +36,12 @@ class CustomerRepository:
 
     async def open_counts(self, slug: str, customer_id: str) -> dict[str, int]:
         db = self._db.tenant(slug)
-        tickets = await db["tickets"].count_documents(
-            {"customer_id": customer_id, "status": {"$in": list(OPEN_TICKET_STATUSES)}})
-        alerts = await db["alerts"].count_documents(
-            {"customer_id": customer_id, "status": {"$in": list(OPEN_ALERT_STATUSES)}})
+        # Each count is one index range (customer_status): a customer's open items only.
+        tickets, alerts = await asyncio.gather(
+            db["tickets"].count_documents(
+                {"customer_id": customer_id, "status": {"$in": list(OPEN_TICKET_STATUSES)}}),
+            db["alerts"].count_documents(
+                {"customer_id": customer_id, "status": {"$in": list(OPEN_ALERT_STATUSES)}}))
         return {"open_tickets": tickets, "open_alerts": alerts}
 
     async def sources(self, slug: str, source_ids: list[str] | None = None) -> list[dict]:

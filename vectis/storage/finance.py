@@ -13,11 +13,11 @@ PROJECTION = {"refs": 0}
 
 def contract_query(*, status: str | None, customer_id: str | None = None,
                    ends_from: datetime | None = None, ends_until: datetime | None = None) -> dict:
-    query: dict = {}
+    # customer_id first: SecantusDB serves a filter no one index covers by the first of its fields
+    # that has an index, and one customer's contracts are far fewer than all active ones.
+    query: dict = {"customer_id": customer_id} if customer_id else {}
     if status:
         query["status"] = status
-    if customer_id:
-        query["customer_id"] = customer_id
     window = {op: moment for op, moment in (("$gte", ends_from), ("$lte", ends_until)) if moment}
     if window:
         query["end_date"] = window

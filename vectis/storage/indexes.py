@@ -43,7 +43,11 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         IndexModel([("number", ASC)], name="number"),
         IndexModel([("status", ASC), ("updated_at", DESC)], name="status_updated"),
         IndexModel([("customer_id", ASC), ("status", ASC), ("updated_at", DESC)], name="customer_status"),
-        IndexModel([("assignee.email", ASC), ("status", ASC)], name="assignee_status"),
+        # The time last in these three: a tenant-wide newest-first page reads a window of time of
+        # one status (and priority, or assignee) as one index range (storage.pages).
+        IndexModel([("status", ASC), ("priority", ASC), ("updated_at", DESC)], name="status_priority_updated"),
+        IndexModel([("assignee.email", ASC), ("status", ASC), ("updated_at", DESC)],
+                   name="assignee_status_updated"),
         _refs(),
         _search_terms(),
     ],
@@ -54,6 +58,7 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
     "alerts": [
         IndexModel([("status", ASC), ("created_at", DESC)], name="status_created"),
         IndexModel([("customer_id", ASC), ("status", ASC), ("created_at", DESC)], name="customer_status"),
+        IndexModel([("status", ASC), ("severity", ASC), ("created_at", DESC)], name="status_severity_created"),
         IndexModel([("incident_id", ASC)], name="incident",
                    partialFilterExpression={"incident_id": {"$type": "string"}}),
         _refs(),

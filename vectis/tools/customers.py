@@ -1,6 +1,8 @@
 """Customer tools: list_customers, get_customer."""
 from __future__ import annotations
 
+import asyncio
+
 from .common import given, paginate, source_view
 from .registry import ToolContext, ToolSpec, not_found
 from .schema import (
@@ -72,9 +74,10 @@ async def list_customers(ctx: ToolContext, args: dict) -> dict:
 async def get_customer(ctx: ToolContext, args: dict) -> dict:
     customer = await require_customer(ctx, args["customer_id"])
     slug = ctx.tenant.slug
-    contact = await ctx.storage.customers.contact(slug, customer.get("primary_contact_id"))
-    counts = await ctx.storage.customers.open_counts(slug, customer["_id"])
-    sources = await ctx.storage.customers.sources(slug, await ctx.storage.customers.source_ids_for(slug, customer))
+    contact, counts, sources = await asyncio.gather(
+        ctx.storage.customers.contact(slug, customer.get("primary_contact_id")),
+        ctx.storage.customers.open_counts(slug, customer["_id"]),
+        ctx.storage.customers.sources(slug, await ctx.storage.customers.source_ids_for(slug, customer)))
     return {
         **customer_summary(customer),
         "address": customer.get("address") or {},

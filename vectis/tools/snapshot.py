@@ -28,12 +28,10 @@ async def get_customer_status_snapshot(ctx: ToolContext, args: dict) -> dict:
     slug, customer_id, now = ctx.tenant.slug, customer["_id"], ctx.now
     backups_since, contracts_until = now - BACKUP_WINDOW, now + CONTRACT_HORIZON
     storage = ctx.storage
-    (ticket_count, top_tickets, alert_count, top_alerts, backup_count, (backups, _),
+    ((ticket_count, top_tickets), (alert_count, top_alerts), backup_count, (backups, _),
      contract_count, (contracts, _), alert_sources, device_sources) = await asyncio.gather(
-        storage.tickets.open_count(slug, customer_id),
-        storage.tickets.most_urgent_open(slug, customer_id, TOP),
-        storage.alerts.open_count(slug, customer_id),
-        storage.alerts.most_severe_open(slug, customer_id, TOP),
+        storage.tickets.open_summary(slug, customer_id, TOP),
+        storage.alerts.open_summary(slug, customer_id, TOP),
         storage.assets.failing_backup_count(slug, since=backups_since, customer_id=customer_id),
         storage.assets.failing_backups_page(slug, since=backups_since, customer_id=customer_id,
                                             limit=MAX_LISTED, after=None),
