@@ -4,7 +4,10 @@ SecantusDB is GPL-2.0, so it is never imported here: we only start `python -m se
 to it over the MongoDB wire protocol, exactly as to a real MongoDB.
 
 Lifecycle guarantees:
-- the child gets PR_SET_PDEATHSIG, so the kernel stops it if the server dies, even by SIGKILL;
+- the child gets PR_SET_PDEATHSIG with SIGKILL, so the kernel kills it the moment the server dies,
+  even by SIGKILL. Not SIGTERM: a busy SecantusDB may take long to act on it (or, mid-checkpoint,
+  outlive the unit's stop timeout), and its journal makes a kill safe: the next start replays it;
+- stop() is bounded: SIGTERM, then SIGKILL after STOP_SECONDS;
 - it runs in its own session, so a Ctrl-C aimed at the server does not kill it before the server
   has drained (the server stops it last);
 - a state file in the data directory names the running instance, so the admin CLI can use the
@@ -28,6 +31,10 @@ from pymongo.errors import PyMongoError
 
 STATE_FILE = "embedded-db.json"
 _PR_SET_PDEATHSIG = 1
+# A clean stop drains connections (SecantusDB gives them 5 s) and checkpoints; past this it is
+# killed, which the journal makes safe (docs/deployment.md, Stopping).
+STOP_SECONDS = 15.0
+START_SECONDS = 60.0
 
 
 class EmbeddedDatabaseError(RuntimeError):
@@ -40,9 +47,13 @@ def _free_loopback_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _dying_with(parent: int):
+    def die_with_parent() -> None:  # runs in the child between fork and exec
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:   # the parent died before prctl: no signal will come
+            os._exit(1)
+    return die_with_parent
 
 
 def pid_alive(pid: int) -> bool:
@@ -120,10 +131,21 @@ class EmbeddedDatabase:
             raise EmbeddedDatabaseError("embedded database is not running")
         return uri_for_port(self.port)
 
-    def start(self, timeout: float = 60.0, port: int | None = None) -> str:
-        """Start the database; `port` pins it (a restart where clients already hold the URI)."""
+    def start(self, timeout: float = START_SECONDS, port: int | None = None) -> str:
+        """Start the database; `port` pins it (a restart where clients already hold the URI).
+        The kernel kills the database when the calling *thread* ends (PR_SET_PDEATHSIG is
+        per thread): call it from one that lives as long as the database should."""
+        self.prepare()
+        self.launch(port)
+        return self.wait_ready(timeout)
+
+    def prepare(self) -> None:
+        """What may block before the launch: taking the files over from a dead server."""
         self._take_over_from_a_dead_server()
         self.storage_path.mkdir(parents=True, exist_ok=True)
+
+    def launch(self, port: int | None = None) -> None:
+        """Fork the database. Quick, and meant for a long-lived thread (see start)."""
         self.port = port or _free_loopback_port()
         log = open(self.data_dir / "embedded-db.log", "ab")
         try:
@@ -132,15 +154,21 @@ class EmbeddedDatabase:
                  "--storage-path", str(self.storage_path), "--log-level", "WARNING",
                  "--cache-size", self.cache_size],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent, start_new_session=True, close_fds=True,
+                preexec_fn=_dying_with(os.getpid()), start_new_session=True, close_fds=True,
             )
         finally:
             log.close()
-        self._wait_until_ready(timeout)
+        # Published at once, not when it answers: an admin command run meanwhile (a restart under
+        # a running server) then finds a live server's database and is refused with its address,
+        # instead of starting a second database on the same files.
         state = {"db_pid": self.process.pid, "port": self.port, "owner_pid": os.getpid()}
         tmp = self.data_dir / (STATE_FILE + ".tmp")
         tmp.write_text(json.dumps(state))
         os.replace(tmp, self.data_dir / STATE_FILE)
+
+    def wait_ready(self, timeout: float = START_SECONDS) -> str:
+        """Wait until the launched database answers."""
+        self._wait_until_ready(self.process, timeout)
         return self.uri
 
     def _take_over_from_a_dead_server(self, timeout: float = 60.0) -> None:
@@ -168,12 +196,12 @@ class EmbeddedDatabase:
         else:
             _wait_then_kill(db_pid, timeout)
 
-    def _wait_until_ready(self, timeout: float) -> None:
+    def _wait_until_ready(self, process: subprocess.Popen, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
+            if process.poll() is not None:
                 raise EmbeddedDatabaseError(
-                    f"embedded database exited with code {self.process.returncode}; see "
+                    f"embedded database exited with code {process.returncode}; see "
                     f"{self.data_dir / 'embedded-db.log'}:\n{self._log_tail()}"
                 )
             if _answers(self.uri, timeout_ms=300):
@@ -188,11 +216,11 @@ class EmbeddedDatabase:
         except OSError:
             return ""
 
-    def stop(self, timeout: float = 20.0) -> None:
-        if self.process is None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        process, self.process = self.process, None
+        if process is None:
             return
-        _terminate(self.process.pid, timeout, self.process)
-        self.process = None
+        _terminate(process.pid, timeout, process)
         try:
             state = json.loads((self.data_dir / STATE_FILE).read_text())
             if state.get("owner_pid") == os.getpid():
@@ -202,6 +230,8 @@ class EmbeddedDatabase:
 
 
 def _terminate(pid: int, timeout: float, process: subprocess.Popen | None = None) -> None:
+    if process is not None and process.poll() is not None:
+        return   # reaped already: its pid may be someone else's by now
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:

@@ -14,7 +14,8 @@ import tornado.netutil
 
 from .app import MAX_BODY_BYTES, Services, log_request, make_app, make_services
 from .config import Config
-from .embedded_db import EmbeddedDatabase
+from .embedded_db import EmbeddedDatabase, EmbeddedDatabaseError
+from .embedded_supervisor import EmbeddedSupervisor, start_embedded
 from .eventloop import loop_name
 from .reload import reload
 from .sdnotify import Notifier
@@ -24,6 +25,9 @@ from .web.metrics import make_metrics_app
 
 log = logging.getLogger("vectis")
 CLOSE_SECONDS = 5.0   # closing connections only waits for their sockets, never for requests
+# Workers, the audit flush and the client's goodbye all wait on the database; one that is stuck
+# (not merely busy) must not hold the stop past the service manager's TimeoutStopSec.
+BACKGROUND_STOP_SECONDS = 10.0
 
 
 class ListenError(RuntimeError):
@@ -43,10 +47,13 @@ async def serve(config: Config, *, ready_message: bool = True,
     watchdog = (asyncio.get_running_loop().create_task(notifier.run_watchdog())
                 if notifier.watchdog is not None else None)
     embedded: EmbeddedDatabase | None = None
+    supervisor: EmbeddedSupervisor | None = None
     if config.embedded_db:
         embedded = EmbeddedDatabase(config.data_dir, config.embedded_db_cache_size)
-        uri = await asyncio.to_thread(embedded.start)
+        uri = await start_embedded(embedded)
         log.info("embedded database started at %s (files in %s)", uri, embedded.storage_path)
+        supervisor = EmbeddedSupervisor(embedded, give_up=lambda why: signals.stop.set())
+        supervisor.start()
     else:
         uri = config.mongo_uri
     storage = Storage(make_client(uri), config.db_prefix)
@@ -89,17 +96,31 @@ async def serve(config: Config, *, ready_message: bool = True,
             metrics_server.stop()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(metrics_server.close_all_connections(), CLOSE_SECONDS)
-        if fleet is not None:
-            await fleet.stop()
-        if services is not None:
-            await services.stop()
-        await storage.close()
+        await stop_background(fleet, services, storage)
+        if supervisor is not None:
+            await supervisor.stop()
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
             log.info("embedded database stopped")
         if watchdog is not None:
             watchdog.cancel()
         notifier.close()
+    if supervisor is not None and supervisor.failure is not None:
+        raise EmbeddedDatabaseError(supervisor.failure)   # exit non-zero: restart the unit
+
+
+async def stop_background(fleet, services: Services | None, storage: Storage) -> None:
+    async def stop_all() -> None:
+        if fleet is not None:
+            await fleet.stop()
+        if services is not None:
+            await services.stop()
+        await storage.close()
+    try:
+        await asyncio.wait_for(stop_all(), BACKGROUND_STOP_SECONDS)
+    except TimeoutError:
+        log.warning("stopping: background work still waiting on the database after %.0f s; "
+                    "going on without it (unflushed audit rows are lost)", BACKGROUND_STOP_SECONDS)
 
 
 async def drain(server: tornado.httpserver.HTTPServer, inflight: InFlight, grace: float,
