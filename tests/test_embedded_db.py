@@ -20,7 +20,7 @@ def _db_pid(data) -> int:
 
 
 def _wait_gone(pid: int, timeout: float = 60) -> bool:
-    # Generous: after the kernel's SIGTERM the database checkpoints, which a slow disk stretches.
+    # Generous: a database that is stopped cleanly checkpoints, which a slow disk stretches.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not pid_alive(pid):
