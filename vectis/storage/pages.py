@@ -122,8 +122,11 @@ async def find_recent_page(collection: AsyncCollection, queries: list[dict], sor
         raise ValueError("cursor does not match this sort")
     cursor_time = after[0] if after is not None else None
     if after is None or cursor_time is not None:
-        if after is not None:
-            await read({field: cursor_time, "_id": {"$lt": after[1]}})  # the rest of its time
+        if after is not None:   # the rest of the cursor's time: equalities an index serves
+            ties = await asyncio.gather(*(collection.find(merge_conditions(q, {field: cursor_time}),
+                                                          projection).to_list() for q in queries))
+            found.extend(sorted((d for part in ties for d in part if d["_id"] < after[1]),
+                                key=lambda d: d["_id"], reverse=True)[:want])
         # Windows back from the cursor's time, or from now on a first page (whose first window
         # is open upwards: a time in the future is still the newest).
         top, bottom = cursor_time, cursor_time or now
