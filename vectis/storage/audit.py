@@ -1,7 +1,7 @@
 """The audit log: one row per tool call or credential event, in the tenant's database."""
 from __future__ import annotations
 
-import re
+import asyncio
 
 from pymongo.errors import BulkWriteError
 
@@ -35,16 +35,24 @@ class AuditRepository:
 
     async def for_ticket(self, slug: str, ticket_id: str | None, uuid_prefix: str | None,
                          limit: int) -> list[dict]:
+        """Rows about the ticket by id or by uuid prefix, newest first.
+
+        One query per clause, merged here: SecantusDB answers a top-level `$or` by scanning the
+        whole log, while each clause alone is an index range (the prefix as a string range)."""
         clauses = []
         if ticket_id:
             clauses.append({"target.kind": "ticket", "target.id": ticket_id})
         if uuid_prefix:
+            prefix = uuid_prefix.lower()
             clauses.append({"target.kind": "ticket",
-                            "target.uuid": {"$regex": "^" + re.escape(uuid_prefix.lower())}})
+                            "target.uuid": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord(prefix[-1]) + 1)}})
         if not clauses:
             return []
-        return await self._rows(slug).find({"$or": clauses}).sort([("at", -1), ("_id", -1)]).limit(
-            limit).to_list()
+        order = [("at", -1), ("_id", -1)]
+        parts = await asyncio.gather(*(self._rows(slug).find(c).sort(order).limit(limit).to_list()
+                                       for c in clauses))
+        rows = {row["_id"]: row for part in parts for row in part}
+        return sorted(rows.values(), key=lambda r: (r["at"], r["_id"]), reverse=True)[:limit]
 
     async def recent(self, slug: str, limit: int = 100) -> list[dict]:
         return await self._rows(slug).find({}).sort([("at", -1), ("_id", -1)]).limit(limit).to_list()
