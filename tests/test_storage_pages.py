@@ -7,6 +7,7 @@ import random
 from datetime import UTC, datetime, timedelta
 
 from vectis.storage.customers import OPEN_ALERT_STATUSES, OPEN_TICKET_STATUSES
+from vectis.storage.name_pages import name_windows
 from vectis.storage.pages import find_page, merge_conditions
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -130,3 +131,41 @@ async def test_open_summary_agrees_with_counting_and_ranking_in_the_database(sto
         count, top = await storage.alerts.open_summary("acme", customer, 5)
         assert count == await storage.alerts.open_count("acme", customer)
         assert [a["_id"] for a in top] == [a["_id"] for a in await storage.alerts.most_severe_open("acme", customer, 5)]
+
+
+def _asset_names(rng: random.Random, i: int) -> str | None:
+    roll = rng.random()
+    if roll < 0.05:
+        return None
+    if roll < 0.25:
+        return rng.choice(("AP01", "DC01", "PRN-01"))                 # one per customer: many ties
+    if roll < 0.55:
+        return f"{rng.choice('RBS')}D-LT{rng.randint(0, 150):03d}"    # long shared prefixes
+    return rng.choice(("", " lead", "007-box", "alpha", "Zulu", "~tilde", "|pipe", "{brace", "Ünïcode", "日本",
+                       "a\x7f", "x" * 40, f"mixed-{i}", "B", "BZ", "Ba", "b\x80"))
+
+
+async def test_asset_pages_read_in_windows_of_names_like_one_sorted_query(storage):
+    rng = random.Random(17)
+    docs = []
+    for i in range(240):
+        doc = {"_id": f"ast_{i:05d}", "customer_id": f"cus_{i % 4}", "name": _asset_names(rng, i),
+               "kind": rng.choice(("server", "laptop", "printer")), "status": rng.choice(("online", "offline"))}
+        if doc["name"] is None and i % 2:
+            del doc["name"]
+        docs.append(doc)
+    await storage.bulk.insert_missing("acme", "assets", docs)
+    for filters in ({}, {"kind": "printer"}, {"status": "offline"}, {"kind": "server", "status": "online"},
+                    {"customer_id": "cus_2"}):
+        want = [d["_id"] for d in sorted(docs, key=lambda d: (d.get("name") is not None, d.get("name") or "", d["_id"]))
+                if all(d[k] == v for k, v in filters.items())]
+        for limit in (4, 50):
+            got = await _all_pages(lambda limit, after, f=filters: storage.assets.page("acme", limit=limit, after=after, **f),
+                                   limit)
+            assert got == want, (filters, limit)
+
+
+def test_name_windows_rise_strictly_above_the_cursor():
+    for after in ("", "RD-LT014", "a", "zz", "~", "Ünï", "x\x80", "A B"):
+        bounds = list(name_windows(after))
+        assert bounds and all(b > after for b in bounds) and bounds == sorted(set(bounds)), after

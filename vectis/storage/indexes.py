@@ -67,6 +67,9 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
     "assets": [
         IndexModel([("customer_id", ASC), ("name", ASC)], name="customer_name"),
         IndexModel([("name", ASC), ("_id", ASC)], name="name"),
+        # A tenant-wide page by kind or status reads windows of names of that kind (name_pages).
+        IndexModel([("kind", ASC), ("name", ASC), ("_id", ASC)], name="kind_name"),
+        IndexModel([("status", ASC), ("name", ASC), ("_id", ASC)], name="status_name"),
         IndexModel([("hardware.serial_number", ASC)], name="serial"),
         _refs(),
         _search_terms(),
