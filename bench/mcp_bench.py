@@ -1,7 +1,7 @@
 """Stack overhead: the same tool handlers served by the full Vectis stack, by a bare Tornado
 handler and by the official MCP Python SDK's own server, loaded by wrk in one run on one database.
 
-    python bench/mcp_bench.py [--tools get_asset,list_customers] [--customers 100]
+    python bench/mcp_bench.py [--tools get_asset,list_customers] [--customers 40]
                               [--connections 16] [--seconds 8] [--rounds 3] [--max-requests 50000]
                               [--vectis-loops uvloop,asyncio] [--no-sdk] [--mongo-uri URI]
                               [--profile SECONDS]
@@ -193,7 +193,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tools", default="get_asset,list_customers")
     parser.add_argument("--list-limit", type=int, default=5, help="the limit of list_customers")
-    parser.add_argument("--customers", type=int, default=100)
+    parser.add_argument("--customers", type=int, default=40, help="the small demo tenant's size")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--rounds", type=int, default=3)
