@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from vectis.ids import new_id
 from vectis.search import (
     SEARCH_FIELDS,
     min_shared,
@@ -323,6 +324,36 @@ async def test_results_equal_a_full_scan_while_reading_less(storage):
     assert everything.index_reads > 1 and everything.documents_read > top5.documents_read
 
 
+async def test_perfect_hits_read_in_id_ranges_equal_a_full_scan(storage):
+    # Real ids (random base32): the holders of a common word's rarest trigram spread over every
+    # id range, and the first ranges settle a top list of perfect hits.
+    await storage.tenants.create("acme", "Acme")
+    rng = random.Random(21)
+    docs = []
+    for n in range(600):
+        doc = ticket(n, " ".join(rng.sample(WORDS, rng.randint(1, 3))), status=rng.choice(("open", "closed")))
+        doc["_id"] = new_id("tkt")
+        docs.append(doc)
+    await storage.bulk.insert_missing("acme", "tickets", docs)
+
+    def full_scan(query, limit, status=None):
+        scored = [(d["_id"], round(score(query, [d["subject"], d["number"], d["requester"]["email"]]), 3))
+                  for d in docs if status in (None, d["status"])]
+        return sorted([hit for hit in scored if hit[1] >= 0.3], key=lambda h: (-h[1], h[0]))[:limit]
+
+    for query in ("printer", "vpn", "pasword", "offline printer", "maria", "zzzz"):
+        for limit in (1, 5, 20, 200):
+            for status in (None, "closed"):
+                outcome = await storage.search.search_outcome(
+                    "acme", "tickets", query, limit=limit, filters={"status": status} if status else None)
+                assert outcome.complete
+                assert [(d["_id"], v) for d, v in outcome.results] == full_scan(query, limit, status), \
+                    (query, limit, status)
+    holders = sum(1 for d in docs if "printer" in d["subject"].split())
+    top5 = await storage.search.search_outcome("acme", "tickets", "printer", limit=5)
+    assert top5.documents_read < holders / 2
+
+
 def test_reading_batches_grow_with_what_was_read():
     probe = ["a", "b", "c", "d", "e", "f", "g"]
     frequencies = {"a": 1, "b": 2, "c": 6, "d": 15, "e": 28, "f": 271, "g": 500}
@@ -444,7 +475,7 @@ def _plan_stages(node, found: list[dict]) -> list[dict]:
 @pytest.mark.parametrize("collection", sorted(SEARCH_FIELDS))
 async def test_every_searchable_collection_has_the_index(acme, collection):
     indexes = await (await acme.db.tenant("acme")[collection].list_indexes()).to_list()
-    assert {"search_tg": 1} in [dict(index["key"]) for index in indexes]
+    assert {"search_tg": 1, "_id": 1} in [dict(index["key"]) for index in indexes]
 
 
 async def _explain(storage, pipeline) -> list[dict]:
@@ -458,9 +489,18 @@ async def _explain(storage, pipeline) -> list[dict]:
 async def test_search_is_served_by_the_index(acme, filters):
     pipeline = probe_pipeline("tickets", sorted(trigrams("printer")), filters)
     stages = await _explain(acme, pipeline)
-    assert any(s["stage"] == "IXSCAN" and s.get("indexName") == "search_tg" for s in stages), stages
+    assert any(s["stage"] == "IXSCAN" and s.get("indexName") == "search_tg_id" for s in stages), stages
     assert not any(s["stage"] == "COLLSCAN" for s in stages), stages
     # The control: without the index the same reading is a collection scan, which the test would see.
-    await acme.db.tenant("acme")["tickets"].drop_index("search_tg")
+    await acme.db.tenant("acme")["tickets"].drop_index("search_tg_id")
     stages = await _explain(acme, pipeline)
-    assert not any(s.get("indexName") == "search_tg" for s in stages)
+    assert not any(s.get("indexName") == "search_tg_id" for s in stages)
+
+
+async def test_an_older_trigram_index_is_replaced(acme):
+    tickets = acme.db.tenant("acme")["tickets"]
+    await tickets.drop_index("search_tg_id")
+    await tickets.create_index([("search_tg", 1)], name="search_tg")   # as an older version made it
+    await acme.db.ensure_tenant_indexes("acme")
+    names = [index["name"] for index in await (await tickets.list_indexes()).to_list()]
+    assert "search_tg_id" in names and "search_tg" not in names

@@ -10,7 +10,7 @@ import re
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .indexes import CONTROL_INDEXES, TENANT_INDEXES
+from .indexes import CONTROL_INDEXES, RETIRED_TENANT_INDEXES, TENANT_INDEXES
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 
@@ -59,6 +59,11 @@ class Database:
         db = self.tenant(slug)
         for name, models in TENANT_INDEXES.items():
             await db[name].create_indexes(models)
+            retired = set(RETIRED_TENANT_INDEXES.get(name, ()))
+            if retired:
+                for index in await (await db[name].list_indexes()).to_list():
+                    if index["name"] in retired:
+                        await db[name].drop_index(index["name"])
 
     async def drop_everything(self) -> None:
         """Drop the control database and every tenant database of this prefix (tests, resets)."""

@@ -15,7 +15,15 @@ CONTROL_INDEXES: dict[str, list[IndexModel]] = {
 
 def _search_terms() -> IndexModel:
     # Multikey over each document's trigrams (vectis.search): search finds candidates without a scan.
-    return IndexModel([("search_tg", ASC)], name="search_tg")
+    # _id second: the holders of one trigram are read in ranges of ids (storage.search), as many
+    # entries as an index on the trigrams alone.
+    return IndexModel([("search_tg", ASC), ("_id", ASC)], name="search_tg_id")
+
+
+# Indexes an older version created, replaced above: dropped where found, since each costs writes.
+RETIRED_TENANT_INDEXES: dict[str, tuple[str, ...]] = {
+    collection: ("search_tg",) for collection in ("customers", "tickets", "alerts", "assets", "notes")
+}
 
 
 def _refs() -> IndexModel:

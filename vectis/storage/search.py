@@ -54,18 +54,46 @@ class SearchOutcome:
 
 
 def probe_pipeline(collection: str, trigram_batch: list[str], filters: dict | None = None,
-                   limit: int = MAX_DOCUMENTS_READ) -> list[dict]:
+                   limit: int = MAX_DOCUMENTS_READ, id_range: dict | None = None) -> list[dict]:
     """The aggregation that reads, through the `search_tg` index, the documents holding any of
     trigram_batch that pass filters, with the fields scoring needs."""
     # filters get a $match of their own: SecantusDB routes a query through one index only when
     # the index covers every field of it, so {status, search_tg} in one $match is a collection
     # scan there; MongoDB merges the two stages and plans them together.
     return [
-        {"$match": {SEARCH_TERMS_FIELD: {"$in": trigram_batch}}},
+        {"$match": {SEARCH_TERMS_FIELD: trigram_batch[0], "_id": id_range} if id_range and len(trigram_batch) == 1
+         else {SEARCH_TERMS_FIELD: {"$in": trigram_batch}, **({"_id": id_range} if id_range else {})}},
         *([{"$match": filters}] if filters else []),
         {"$project": {SEARCH_TERMS_FIELD: 1, **dict.fromkeys(SEARCH_FIELDS[collection], 1)}},
         {"$limit": limit},
     ]
+
+
+# Ids are "<prefix>_" and base32 (vectis.ids): the ranges the holders of a trigram are read in.
+ID_PREFIXES = {"tickets": "tkt_", "customers": "cus_", "assets": "ast_", "alerts": "alr_", "notes": "not_"}
+ID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
+
+
+def _doubling(bounds: list[str]) -> list[str]:
+    """Bounds 1, 2, 4, 8 ... ranges in: the first ranges small, few ranges in all."""
+    picked, i, stride = [], 0, 1
+    while i < len(bounds):
+        picked.append(bounds[i])
+        i, stride = i + stride, stride * 2
+    return picked
+
+
+def _score(outcome: SearchOutcome, seen: set, collection: str, query_trigrams: frozenset, needed: int,
+           threshold: float, doc: dict) -> None:
+    outcome.documents_read += 1
+    if doc["_id"] in seen:
+        return
+    seen.add(doc["_id"])
+    if len(query_trigrams.intersection(doc.get(SEARCH_TERMS_FIELD) or ())) < needed:
+        return
+    value = best_similarity(query_trigrams, searchable_texts(collection, doc))
+    if value >= threshold:
+        outcome.hits[doc["_id"]] = round(value, 3)
 
 
 def reading_batches(probe: list[str], frequencies: Mapping[str, int],
@@ -135,21 +163,21 @@ class SearchRepository:
         probe_size = len(ordered) - needed + 1
         seen: set = set()
         read_up_to = 0
-        for batch in reading_batches(ordered[:probe_size], frequencies):
+        first = await self._perfect_hits_first(coll, collection, query_trigrams, ordered[0], threshold,
+                                               filters, limit, max_documents_read, outcome, seen)
+        if first == "read":     # every holder of the rarest trigram has been read and scored
+            read_up_to = 1
+        if first in ("settled", "capped") or first == "read" and _nothing_unread_can_rank(
+                outcome.hits, limit, len(ordered) - 1, len(ordered)):
+            outcome.results = await self._ranked_documents(coll, outcome.hits, limit)
+            return outcome
+        for batch in reading_batches(ordered[read_up_to:probe_size], frequencies):
             read_up_to += len(batch)
             outcome.index_reads += 1
             cursor = await coll.aggregate(probe_pipeline(
                 collection, batch, filters, max_documents_read - outcome.documents_read))
             async for doc in cursor:
-                outcome.documents_read += 1
-                if doc["_id"] in seen:
-                    continue
-                seen.add(doc["_id"])
-                if len(query_trigrams.intersection(doc.get(SEARCH_TERMS_FIELD) or ())) < needed:
-                    continue
-                value = best_similarity(query_trigrams, searchable_texts(collection, doc))
-                if value >= threshold:
-                    outcome.hits[doc["_id"]] = round(value, 3)
+                _score(outcome, seen, collection, query_trigrams, needed, threshold, doc)
             if outcome.documents_read >= max_documents_read:
                 outcome.complete = False
                 break
@@ -157,6 +185,40 @@ class SearchRepository:
                 break
         outcome.results = await self._ranked_documents(coll, outcome.hits, limit)
         return outcome
+
+    async def _perfect_hits_first(self, coll, collection: str, query_trigrams: frozenset, rarest: str,
+                                  threshold: float, filters: dict | None, limit: int, max_documents_read: int,
+                                  outcome: SearchOutcome, seen: set) -> str:
+        """Read the holders of the rarest trigram in ranges of ids, ascending, until `limit`
+        documents scoring 1.0 are found.
+
+        A common word's rarest trigram is held by thousands of documents, and SecantusDB decodes
+        every one an index read returns. But a score of 1.0 needs every query trigram, and equal
+        scores rank by _id, so the first `limit` perfect hits by _id are the answer, read in the
+        first few ranges. Every document read is scored, so nothing here changes a result.
+        Returns "settled" (the answer is known), "read" (every holder was read), "capped"
+        (max_documents_read reached) or "skipped"."""
+        prefix = ID_PREFIXES.get(collection)
+        if prefix is None or len(query_trigrams) >= 2000:   # 1.0 after rounding needs every trigram
+            return "skipped"
+        needed = min_shared(len(query_trigrams), threshold)
+        lower: dict = {}
+        for upper in [*_doubling([prefix + c for c in ID_ALPHABET[1:]]), None]:
+            outcome.index_reads += 1
+            cursor = await coll.aggregate(probe_pipeline(
+                collection, [rarest], filters, max_documents_read - outcome.documents_read,
+                id_range={**lower, **({"$lt": upper} if upper else {})}))
+            async for doc in cursor:
+                _score(outcome, seen, collection, query_trigrams, needed, threshold, doc)
+            if outcome.documents_read >= max_documents_read:
+                outcome.complete = False
+                return "capped"
+            if upper is None:
+                return "read"
+            if sum(1 for v in outcome.hits.values() if v == 1.0) >= limit:
+                return "settled"
+            lower = {"$gte": upper}
+        return "read"
 
     @staticmethod
     async def _ranked_documents(coll, scores: dict, limit: int) -> list[tuple[dict, float]]:
