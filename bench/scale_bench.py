@@ -67,7 +67,9 @@ def start_server(workdir: Path, mongo_uri: str | None, env: dict, port: int) -> 
     log = open(workdir / "server.log", "ab")
     proc = subprocess.Popen(server_cli(workdir, mongo_uri, "--port", str(port), "--host", "127.0.0.1"),
                             env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
+    # Generous: the first start on data an older version wrote builds the new indexes first
+    # (the trigram index of 50,000 tickets: about 2 minutes, the whole start about 4).
+    deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"server exited; see {workdir / 'server.log'}")
@@ -78,7 +80,8 @@ def start_server(workdir: Path, mongo_uri: str | None, env: dict, port: int) -> 
         except OSError:
             pass
         time.sleep(0.3)
-    raise SystemExit("server not ready within 120 s")
+    proc.terminate()
+    raise SystemExit("server not ready within 900 s")
 
 
 def free_port() -> int:
