@@ -145,3 +145,18 @@ def test_a_stale_state_file_never_touches_the_process_that_reused_the_pid(tmp_pa
         db.stop()
         bystander.kill()
         bystander.wait()
+
+
+async def test_clients_of_the_embedded_database_make_no_retryable_writes(mongo_uri):
+    """SecantusDB keeps a record of every retryable write for 30 minutes and scans them on each
+    write; the embedded database's URI turns them off (on a real MongoDB the URI is the
+    operator's). The session's database is an embedded one unless VECTIS_TEST_MONGO_URI is set."""
+    from vectis.storage import make_client
+    if os.environ.get("VECTIS_TEST_MONGO_URI"):
+        pytest.skip("a real MongoDB's URI is the operator's")
+    client = make_client(mongo_uri)
+    try:
+        assert client.options.retry_writes is False
+        await client.admin.command("ping")
+    finally:
+        await client.close()

@@ -75,7 +75,11 @@ def _not_zombie(pid: int) -> bool:
 
 
 def uri_for_port(port: int) -> str:
-    return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    # No retryable writes: SecantusDB keeps a record of each such write for 30 minutes (up to
+    # 10,000) and scans them on every write, which made each write about ten times dearer under
+    # steady load (bench/tenants_bench.py). On loopback a write fails only when the database
+    # itself dies, and then the call fails instead of being retried into the restart.
+    return f"mongodb://127.0.0.1:{port}/?directConnection=true&retryWrites=false"
 
 
 def _answers(uri: str, timeout_ms: int = 500) -> bool:
