@@ -169,3 +169,18 @@ def test_name_windows_rise_strictly_above_the_cursor():
     for after in ("", "RD-LT014", "a", "zz", "~", "Ünï", "x\x80", "A B"):
         bounds = list(name_windows(after))
         assert bounds and all(b > after for b in bounds) and bounds == sorted(set(bounds)), after
+
+
+async def test_tenant_wide_invoices_page_through_windows_like_one_sorted_query(storage):
+    rng = random.Random(23)
+    docs = [{"_id": f"inv_{i:05d}", "customer_id": f"cus_{i % 3}", "number": f"INV-{i}",
+             "status": rng.choice(("paid", "overdue")), "issued_at": _times(rng)} for i in range(300)]
+    await storage.bulk.insert_missing("acme", "invoices", docs)
+    since = NOW - timedelta(days=400)
+    for filters, keep in [({}, lambda d: True), ({"status": "overdue"}, lambda d: d["status"] == "overdue"),
+                          ({"issued_since": since}, lambda d: d["issued_at"] is not None and d["issued_at"] >= since),
+                          ({"customer_id": "cus_1"}, lambda d: d["customer_id"] == "cus_1")]:
+        for limit in (3, 40):
+            got = await _all_pages(lambda limit, after, f=filters: storage.finance.invoices_page(
+                "acme", limit=limit, after=after, **f), limit)
+            assert got == _expected(docs, keep, "issued_at"), (filters, limit)

@@ -1,14 +1,15 @@
 """Contracts and invoices."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from .core import Database
-from .pages import find_page
+from .pages import find_page, find_recent_page
 
 CONTRACT_SORT = [("end_date", 1), ("_id", 1)]  # the soonest to end first
 INVOICE_SORT = [("issued_at", -1), ("_id", -1)]  # newest first
 PROJECTION = {"refs": 0}
+INVOICE_WINDOW = timedelta(days=31)     # about one billing run
 
 
 def contract_query(*, status: str | None, customer_id: str | None = None,
@@ -51,5 +52,7 @@ class FinanceRepository:
             query["status"] = status
         if issued_since:
             query["issued_at"] = {"$gte": issued_since}
-        return await find_page(self._db.tenant(slug)["invoices"], query, INVOICE_SORT, limit, after,
-                               PROJECTION)
+        # Newest windows of time first, not the whole index (storage.pages); this also keeps
+        # invoices without an issue date, which find_page's {$lt: time} branch would skip.
+        return await find_recent_page(self._db.tenant(slug)["invoices"], [query], INVOICE_SORT, limit, after,
+                                      PROJECTION, INVOICE_WINDOW, datetime.now(UTC))
