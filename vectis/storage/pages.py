@@ -90,8 +90,10 @@ def _get(doc: dict, dotted: str) -> Any:
     return doc
 
 
-# Widths of the successive windows a newest-first page reads, as multiples of its first window.
-WINDOW_GROWTH = (1, 7, 56, 448)
+# Widths of the successive windows a newest-first page reads, as multiples of its first window:
+# growing by 3, since a window that is 7 times wider than an empty one could hold thousands
+# (at 50,000 tickets a tenant-wide first page read 124 ms with 1, 7, 56, 448 and 47 ms with these).
+WINDOW_GROWTH = tuple(3 ** i for i in range(9))
 
 
 async def find_recent_page(collection: AsyncCollection, queries: list[dict], sort: list[tuple[str, int]],
@@ -102,8 +104,8 @@ async def find_recent_page(collection: AsyncCollection, queries: list[dict], sor
 
     Same documents and order as one query would give. But SecantusDB materialises every document
     an index range holds before it sorts and limits, so the newest 20 of 7,000 open tickets read
-    all 7,000. Here each query is an index range over one window (first_window, then 7, 56 and
-    448 times as long, then the rest), and reading stops at the window that fills the page: it
+    all 7,000. Here each query is an index range over one window (first_window, then 3, 9, 27 ...
+    times as long, then the rest), and reading stops at the window that fills the page: it
     reads about what the page shows, on MongoDB as on SecantusDB."""
     field = sort[0][0]
     if len(sort) != 2 or sort[0][1] != -1 or sort[1] != ("_id", -1):

@@ -12,7 +12,7 @@ PRIORITIES_MOST_URGENT_FIRST = ("critical", "high", "medium", "low")
 TICKET_SORT = [("updated_at", -1), ("_id", -1)]  # most recently active first
 # List views leave out the long text; get_ticket reads the whole document.
 SUMMARY_PROJECTION = {"search_tg": 0, "refs": 0, "description": 0}
-RECENT_WINDOW = timedelta(days=1)  # the first window a tenant-wide newest-first page reads
+RECENT_WINDOW = timedelta(hours=1)  # the first window a tenant-wide newest-first page reads
 # A customer's open tickets are read whole (count and most urgent from one read) up to this many.
 CUSTOMER_OPEN_READ = 500
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
