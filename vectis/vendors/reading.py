@@ -68,3 +68,15 @@ async def threaded(rows: list[dict], record: Callable[[dict], Awaitable[Record]]
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(row)) for row in rows]
     return [task.result() for task in tasks]
+
+
+def contract_status(active: bool, start: datetime | None, end: datetime | None,
+                    now: datetime) -> str:
+    """A PSA contract's canonical status from its active flag and its dates."""
+    if active:
+        return "active"
+    if start is not None and start > now:
+        return "pending"
+    if end is not None and end <= now:
+        return "expired"
+    return "cancelled"          # switched off before its end

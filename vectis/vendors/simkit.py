@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -119,6 +120,9 @@ class Simulator:
     `authenticate(request)` (return None when accepted, or the vendor's error response)."""
 
     vendor = "generic"
+    # Requests under this path prefix are kept in `log` ({method, path, params, body}) for tests
+    # that assert what was sent; None keeps no log.
+    request_log_prefix: str | None = None
 
     def __init__(self) -> None:
         self.faults = Faults()
@@ -127,7 +131,10 @@ class Simulator:
         # clients never overlapped (e.g. sync runs of one source) reads the high-water mark.
         self.in_flight = 0
         self.max_in_flight = 0
+        self.log: list[dict] = []
         self.app = web.Application(middlewares=[self._middleware])
+        if self.request_log_prefix is not None:
+            self.app.middlewares.append(self._record_request)
         self.app.router.add_get("/_sim/calls", self._get_calls)
         self.app.router.add_post("/_sim/faults", self._post_faults)
         self.app.router.add_delete("/_sim/faults", self._delete_faults)
@@ -182,6 +189,19 @@ class Simulator:
             return response
         finally:
             self.in_flight -= 1
+
+    @web.middleware
+    async def _record_request(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith(self.request_log_prefix or "\0"):
+            body = None
+            if request.body_exists:
+                try:
+                    body = json.loads(await request.text())
+                except ValueError:
+                    body = None
+            self.log.append({"method": request.method, "path": request.path,
+                             "params": dict(request.query), "body": body})
+        return await handler(request)
 
     def _observe(self, request: web.Request, body: bytes, response: web.StreamResponse) -> None:
         payload = getattr(response, "body", None)

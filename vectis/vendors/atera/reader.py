@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from ...sync.records import Record
 from ..base import floor_second, vendor_time
 from ..errors import VendorError
-from ..reading import threaded
+from ..reading import contract_status, threaded
 
 TICKET_STATUSES = {"open": "open", "pending": "waiting", "resolved": "resolved", "closed": "closed"}
 SEVERITIES = {"critical": "critical", "warning": "moderate", "information": "info"}
@@ -140,7 +140,9 @@ class AteraRead:
             for row in rows:
                 start, end = vendor_time(row.get("StartDate")), vendor_time(row.get("EndDate"))
                 fields: dict[str, Any] = {"name": str(row.get("ContractName") or ""), "start_date": start,
-                                          "end_date": end, "status": _contract_status(row, start, end, now)}
+                                          "end_date": end,
+                                          "status": contract_status(bool(row.get("Active")), start,
+                                                                    end, now)}
                 kind = CONTRACT_KINDS.get(str(row.get("ContractType") or "").lower())
                 if kind:
                     fields["kind"] = kind
@@ -244,14 +246,6 @@ def _alert(row: dict, now: datetime) -> Record:
                   link_names=_names(row.get("CustomerName")))
 
 
-def _contract_status(row: dict, start: datetime | None, end: datetime | None, now: datetime) -> str:
-    if row.get("Active"):
-        return "active"
-    if start is not None and start > now:
-        return "pending"
-    if end is not None and end <= now:
-        return "expired"
-    return "cancelled"          # switched off before its end
 
 
 def _monthly_value(row: dict) -> float | None:

@@ -65,6 +65,7 @@ def invalid(field: str, text: str) -> web.Response:
 
 class AteraSimulator(Simulator):
     vendor = "atera"
+    request_log_prefix = ROOT
     root = ROOT
 
     def __init__(self) -> None:
@@ -81,14 +82,12 @@ class AteraSimulator(Simulator):
         self.agents: dict[int, dict] = {}
         self.contracts: dict[int, dict] = {}
         self.invoices: dict[int, dict] = {}
-        self.log: list[dict] = []
         self.modified: dict[int, datetime] = {}       # ticket id -> last modification (UTC)
         self._ids = {"ticket": 5000, "contact": 900, "comment": 0, "action": 0}
         super().__init__()
 
     # --- set-up -------------------------------------------------------------------------------
     def routes(self, router: web.UrlDispatcher) -> None:
-        self.app.middlewares.append(self._record)
         r, ticket, alert = ROOT, ROOT + r"/tickets/{id:\d+}", ROOT + r"/alerts/{id:\d+}"
         router.add_get(f"{r}/customers", self._lister("customers", 500))
         router.add_get(f"{r}/contacts", self.list_contacts)
@@ -190,18 +189,6 @@ class AteraSimulator(Simulator):
         return web.Response(text=problem_body(status, message), status=status, headers=headers,
                             content_type="application/problem+json")
 
-    @web.middleware
-    async def _record(self, request: web.Request, handler) -> web.StreamResponse:
-        if request.path.startswith(ROOT):
-            body = None
-            if request.body_exists:
-                try:
-                    body = json.loads(await request.text())
-                except ValueError:
-                    body = None
-            self.log.append({"method": request.method, "path": request.path,
-                             "params": dict(request.query), "body": body})
-        return await handler(request)
 
     # --- lists --------------------------------------------------------------------------------
     def _lister(self, attr: str, limit: int):

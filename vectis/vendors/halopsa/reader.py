@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 from ...sync.records import Record
 from ..base import VendorCall, floor_second
 from ..errors import VendorError
-from ..reading import threaded
+from ..reading import contract_status, threaded
 from .formats import halo_date
 
 vendor_time = halo_date      # every Halo date in this module: "no date" values read as None
@@ -164,7 +164,9 @@ class HaloPSARead:
             for row in rows:
                 start, end = vendor_time(row.get("start_date")), vendor_time(row.get("end_date"))
                 fields: dict[str, Any] = {"name": str(row.get("ref") or ""), "start_date": start,
-                                          "end_date": end, "status": _contract_status(row, start, end, now)}
+                                          "end_date": end,
+                                          "status": contract_status(bool(row.get("active")), start,
+                                                                    end, now)}
                 if row.get("periodchargeamount") is not None:
                     fields["monthly_value"] = float(row["periodchargeamount"])
                 records.append(Record(str(row["id"]), fields, links=_links(customer=row.get("client_id"))))
@@ -213,14 +215,6 @@ def _message(action: dict, ticket: dict) -> Record:
         "created_at": vendor_time(action.get("datetime"))})
 
 
-def _contract_status(row: dict, start: datetime | None, end: datetime | None, now: datetime) -> str:
-    if row.get("active"):
-        return "active"
-    if start is not None and start > now:
-        return "pending"
-    if end is not None and end <= now:
-        return "expired"
-    return "cancelled"          # switched off before its end
 
 
 def _invoice_status(row: dict, balance: float, due: datetime | None, now: datetime) -> str:

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import hmac
-import json
 import secrets
 import time
 from datetime import UTC, datetime
@@ -66,6 +65,7 @@ def _unset(value: Any) -> bool:
 
 class HaloPSASimulator(Simulator):
     vendor = "halopsa"
+    request_log_prefix = "/api/"
 
     def __init__(self, *, tenant: str | None = "simtenant", token_lifetime: int = 3600,
                  authinfo: bool = True, auth_root: str | None = None) -> None:
@@ -88,13 +88,11 @@ class HaloPSASimulator(Simulator):
         self.assets: list[dict] = []
         self.contracts: list[dict] = []
         self.invoices: list[dict] = []
-        self.log: list[dict] = []                     # every authenticated /api request
         self._next_ticket = 1000
         super().__init__()
 
     # --- set-up -------------------------------------------------------------------------------
     def routes(self, router: web.UrlDispatcher) -> None:
-        self.app.middlewares.append(self._record)
         router.add_post("/auth/token", self.token)
         router.add_get("/api/authinfo", self.authinfo)
         router.add_get("/api/AuthInfo", self.authinfo)       # the swagger's spelling
@@ -210,18 +208,6 @@ class HaloPSASimulator(Simulator):
         root = self.auth_root or f"{request.scheme}://{request.host}"
         return web.json_response({"auth_url": f"{root}/auth", "tenant_id": self.tenant or ""})
 
-    @web.middleware
-    async def _record(self, request: web.Request, handler) -> web.StreamResponse:
-        if request.path.startswith("/api/"):
-            body = None
-            if request.body_exists:
-                try:
-                    body = json.loads(await request.text())
-                except ValueError:
-                    body = None
-            self.log.append({"method": request.method, "path": request.path,
-                             "params": dict(request.query), "body": body})
-        return await handler(request)
 
     # --- lists --------------------------------------------------------------------------------
     async def list_statuses(self, request: web.Request) -> web.Response:
