@@ -194,6 +194,14 @@ def test_every_published_example_validates_against_its_contract():
     assert checked >= 20
 
 
+def test_every_published_example_says_where_it_comes_from():
+    for vendor in VENDORS:
+        examples = VENDORS_DIR / vendor / "examples"
+        sources = (examples / "SOURCES.md").read_text()
+        for path in examples.glob("*.json"):
+            assert path.name in sources, (vendor, path.name)
+
+
 def test_no_reader_imports_its_connector():
     """A vendor's reader (sync) and connector (writes) share vocabulary through a third module;
     the reader never imports the connector, so there is no import circle between them."""

@@ -4,13 +4,10 @@ refusing the old flat backup shape, and the fixes it forced: nested `backup.stat
 times, type-only alerts, hidden appliances left out, the `/v1` prefix."""
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from vectis.demo.seed import seed_tenant
 from vectis.simulators.fleet import ROOT_PATH, SimulatorFleet
@@ -24,6 +21,7 @@ from vectis.vendors.datto_bcdr.simulator import ROOT, DattoBcdrSimulator, backup
 from vectis.vendors.errors import VendorError, VerbUnsupported
 from vectis.vendors.http import RetryPolicy, VendorHttp
 
+from ..support.example_server import serving
 from ..support.vendor_contracts import VENDORS_DIR, contract
 
 EXAMPLES = VENDORS_DIR / "datto_bcdr" / "examples"
@@ -97,38 +95,14 @@ async def test_every_read_and_entity_against_the_simulator(sim, http, exchanges)
 
 
 # --- published examples ------------------------------------------------------------------------------
-EXAMPLE_OPS = {"list_devices.200.json": "list_devices", "list_assets.200.json": "list_assets",
-               "list_device_alerts.200.json": "list_device_alerts"}
-
-
-def test_published_examples_validate():
-    assert sorted(p.name for p in EXAMPLES.glob("*.json")) == sorted(EXAMPLE_OPS)
-    datto = contract("datto_bcdr")
-    for name, op in EXAMPLE_OPS.items():
-        schema = datto.doc["operations"][op]["responses"]["200"]["body"]
-        errors = list(datto.validator(schema).iter_errors(json.loads((EXAMPLES / name).read_text())))
-        assert errors == [], (name, errors[:3])
-
-
 @pytest.fixture
 async def replay():
     """The published examples served verbatim where Datto serves them."""
-    def serve(name):
-        async def handler(request):
-            return web.Response(body=(EXAMPLES / name).read_bytes(), content_type="application/json")
-        return handler
-
-    app = web.Application()
-    app.router.add_get("/v1/bcdr/device", serve("list_devices.200.json"))
-    app.router.add_get("/v1/bcdr/device/{serial}/asset", serve("list_assets.200.json"))
-    app.router.add_get("/v1/bcdr/device/{serial}/alert", serve("list_device_alerts.200.json"))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/v1"
-    await runner.cleanup()
+    async with serving("datto_bcdr", EXAMPLES, [
+            ("GET", "/v1/bcdr/device", "list_devices.200"),
+            ("GET", "/v1/bcdr/device/{serial}/asset", "list_assets.200"),
+            ("GET", "/v1/bcdr/device/{serial}/alert", "list_device_alerts.200")]) as origin:
+        yield origin + "/v1"
 
 
 async def test_published_examples_read_back_as_vectis_stores_them(replay, http):
@@ -260,7 +234,3 @@ async def test_a_failed_backup_at_datto_is_listed_as_failing_after_a_sync(storag
         await http.close()
 
 
-def test_examples_are_documented():
-    sources = (EXAMPLES / "SOURCES.md").read_text()
-    assert all(name in sources for name in EXAMPLE_OPS)
-    assert Path(VENDORS_DIR / "datto_bcdr" / "contract.json").exists()

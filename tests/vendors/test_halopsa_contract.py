@@ -134,17 +134,6 @@ async def test_every_verb_and_entity_against_the_simulator(sim, http, seen):
 
 
 # --- published examples ---------------------------------------------------------------------------
-def test_published_examples_validate():
-    halo = contract("halopsa")
-    files = sorted(EXAMPLES.glob("*.json"))
-    assert {p.name for p in files} == {"list_statuses.200.json", "upsert_tickets.200.json"}
-    for path in files:
-        operation, status = path.stem.rsplit(".", 1)
-        op = next(o for o in halo.operations if o.name == operation)
-        schema = halo.response_spec(op, int(status))["body"]
-        assert list(halo.validator(schema).iter_errors(json.loads(path.read_text()))) == []
-
-
 async def test_published_statuses_and_ticket_replayed_through_the_reader_and_connector(http):
     statuses = json.loads((EXAMPLES / "list_statuses.200.json").read_text())
     ticket = json.loads((EXAMPLES / "upsert_tickets.200.json").read_text())

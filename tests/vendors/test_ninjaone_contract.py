@@ -25,6 +25,7 @@ from vectis.vendors.ninjaone.connector import NinjaOneConnector
 from vectis.vendors.ninjaone.simulator import NinjaOneSimulator
 from vectis.vendors.simkit import Fault
 
+from ..support.example_server import serving
 from ..support.vendor_contracts import VENDORS_DIR, contract
 
 EXAMPLES = VENDORS_DIR / "ninjaone" / "examples"
@@ -107,28 +108,6 @@ async def test_every_verb_and_entity_against_the_simulator(sim, http, exchanges)
 
 
 # --- published examples ------------------------------------------------------------------------------
-EXAMPLE_SCHEMAS = {
-    "list_alerts.200.json": ("operations", "list_alerts", "responses", "200"),
-    "list_devices.200.json": ("operations", "list_devices", "responses", "200"),
-    "get_device.200.json": ("operations", "get_device", "responses", "200"),
-    "any.401.json": ("errors", "401"),
-    "any.404.json": ("errors", "404"),
-}
-
-
-def test_published_examples_validate():
-    assert sorted(p.name for p in EXAMPLES.glob("*.json")) == sorted(EXAMPLE_SCHEMAS)
-    ninja = contract("ninjaone")
-    for name, where in EXAMPLE_SCHEMAS.items():
-        spec = ninja.doc
-        for key in where:
-            spec = spec[key]
-        errors = list(ninja.validator(spec["body"]).iter_errors(json.loads((EXAMPLES / name).read_text())))
-        assert errors == [], (name, errors[:3])
-    sources = (EXAMPLES / "SOURCES.md").read_text()
-    assert all(name in sources for name in EXAMPLE_SCHEMAS)
-
-
 @pytest.fixture
 async def replay():
     """The published examples served verbatim at NinjaOne's paths. The token answer is ours (none
@@ -146,19 +125,11 @@ async def replay():
     async def organizations(request):
         return web.json_response([])
 
-    app = web.Application()
-    app.router.add_post("/ws/oauth/token", token)
-    app.router.add_get("/v2/organizations", organizations)
-    app.router.add_get("/v2/alerts", serve("list_alerts.200.json"))
-    app.router.add_get("/v2/devices", serve("list_devices.200.json"))
-    app.router.add_get("/v2/devices-detailed", serve("get_device.200.json", listed=True))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving("ninjaone", EXAMPLES, [
+            ("POST", "/ws/oauth/token", token), ("GET", "/v2/organizations", organizations),
+            ("GET", "/v2/alerts", "list_alerts.200"), ("GET", "/v2/devices", "list_devices.200"),
+            ("GET", "/v2/devices-detailed", serve("get_device.200.json", listed=True))]) as origin:
+        yield origin
 
 
 async def test_published_examples_read_back_as_vectis_stores_them(replay, http):
