@@ -16,7 +16,8 @@ from vectis.vendors import simkit
 from vectis.vendors.base import CloseDraft, NoteDraft, TicketDraft
 from vectis.vendors.errors import VendorError
 from vectis.vendors.halopsa import connector as halopsa
-from vectis.vendors.halopsa.simulator import NO_DATE, HaloPSASimulator
+from vectis.vendors.halopsa.simulator import HaloPSASimulator
+from vectis.vendors.halopsa.wire import NO_DATE
 from vectis.vendors.http import RetryPolicy, VendorHttp
 from vectis.vendors.reading import THREADS_AT_ONCE
 

@@ -21,46 +21,27 @@ modified at its latest dated event, any write stamps it now. A deleted ticket st
 from __future__ import annotations
 
 import hmac
-import json
-import math
 import secrets
 from datetime import UTC, datetime
-from typing import Any
 
 from aiohttp import web
 
 from ..simkit import Simulator
+from .wire import (
+    enum_problem,
+    int_param,
+    invalid,
+    json_object,
+    message,
+    now_text,
+    page,
+    problem_body,
+    utc_param,
+)
 
 ROOT = "/api/v3"
-PRIORITIES = ("Low", "Medium", "High", "Critical")
-TYPES = ("Incident", "Problem", "Request", "Change")
 EDITABLE = ("TicketTitle", "TicketStatus", "TicketType", "TicketPriority", "TicketImpact",
             "TechnicianContactID", "TechnicianEmail")
-
-
-def now_text() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
-TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-          409: "Conflict", 429: "Too Many Requests"}
-
-
-def problem_body(status: int, text: str, **extra) -> str:
-    return json.dumps({"type": f"https://tools.ietf.org/html/rfc9110#section-15.5.{status - 399}",
-                       "title": TITLES.get(status, "Error"), "status": status, "detail": text,
-                       **extra})
-
-
-def message(status: int, text: str, **extra) -> web.Response:
-    """Atera's error answer: ProblemDetails (the newer spec, 400/404/409)."""
-    return web.Response(text=problem_body(status, text, **extra), status=status,
-                        content_type="application/problem+json")
-
-
-def invalid(field: str, text: str) -> web.Response:
-    # ASP.NET Core's ValidationProblemDetails: the field errors under `errors`.
-    return message(400, "One or more validation errors occurred.", errors={field: [text]})
 
 
 class AteraSimulator(Simulator):
@@ -193,26 +174,26 @@ class AteraSimulator(Simulator):
     # --- lists --------------------------------------------------------------------------------
     def _lister(self, attr: str, limit: int):
         async def handler(request: web.Request) -> web.Response:
-            return _page(request, list(getattr(self, attr).values()), limit)
+            return page(request, list(getattr(self, attr).values()), limit)
         return handler
 
     async def list_contacts(self, request: web.Request) -> web.Response:
         # `Email` is the newer spec's name, `searchOptions.email` the older one's.
         wanted = (request.query.get("Email") or request.query.get("searchOptions.email", "")).lower()
         rows = [c for c in self.contacts.values() if wanted in str(c.get("Email") or "").lower()]
-        return _page(request, rows, 50)
+        return page(request, rows, 50)
 
     async def list_tickets(self, request: web.Request) -> web.Response:
         q, rows = request.query, list(self.tickets.values())
         if q.get("customerId"):
-            customer = _int(q["customerId"])
+            customer = int_param(q["customerId"])
             rows = [t for t in rows if t.get("CustomerID") == customer]
         wanted = str(q.get("ticketStatus") or "").lower()
         if wanted:
             rows = [t for t in rows if str(t.get("TicketStatus")).lower() == wanted]
         else:                       # deleted tickets are listed only when asked for
             rows = [t for t in rows if str(t.get("TicketStatus")).lower() != "deleted"]
-        return _page(request, rows, 50)
+        return page(request, rows, 50)
 
     async def list_modified_tickets(self, request: web.Request) -> web.Response:
         text = request.query.get("date")
@@ -223,7 +204,7 @@ class AteraSimulator(Simulator):
             return invalid("date", f"The value '{text}' is not valid.")
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
         rows = [t for ticket_id, t in self.tickets.items() if self.modified.get(ticket_id, since) >= since]
-        return _page(request, rows, 50)
+        return page(request, rows, 50)
 
     async def get_ticket(self, request: web.Request) -> web.Response:
         ticket = self.tickets.get(int(request.match_info["id"]))
@@ -235,7 +216,7 @@ class AteraSimulator(Simulator):
         ticket_id = int(request.match_info["id"])
         if ticket_id not in self.tickets:
             return message(404, f"Ticket {ticket_id} was not found.")
-        return _page(request, self.comments.get(ticket_id, []), 50)
+        return page(request, self.comments.get(ticket_id, []), 50)
 
     async def list_alerts(self, request: web.Request) -> web.Response:
         rows, status = list(self.alerts.values()), request.query.get("alertStatus")
@@ -247,7 +228,7 @@ class AteraSimulator(Simulator):
             rows = [a for a in rows if a.get("SnoozedEndDate") and not a.get("Archived")]
         elif status:
             return invalid("alertStatus", f"The value '{status}' is not valid.")
-        return _page(request, rows, 50)
+        return page(request, rows, 50)
 
     async def get_alert(self, request: web.Request) -> web.Response:
         alert = self.alerts.get(int(request.match_info["id"]))
@@ -255,15 +236,15 @@ class AteraSimulator(Simulator):
 
     # --- writes -------------------------------------------------------------------------------
     async def create_ticket(self, request: web.Request) -> web.Response:
-        body = await _object(request)
+        body = await json_object(request)
         for field in ("TicketTitle", "Description"):
             if not str(body.get(field) or "").strip():
                 return invalid(f"ticket.{field}", f"The {field} field is required.")
-        problem = _enum_problem(body)
+        problem = enum_problem(body)
         if problem is not None:
             return problem
         if body.get("EndUserID"):
-            contact = self.contacts.get(_int(body["EndUserID"]))
+            contact = self.contacts.get(int_param(body["EndUserID"]))
             if contact is None:
                 return message(400, f"End user {body['EndUserID']} was not found.")
         elif body.get("EndUserEmail") and body.get("EndUserFirstName"):
@@ -308,8 +289,8 @@ class AteraSimulator(Simulator):
         ticket = self.tickets.get(int(request.match_info["id"]))
         if ticket is None:
             return message(404, f"Ticket {request.match_info['id']} was not found.")
-        body = await _object(request)
-        problem = _enum_problem(body)
+        body = await json_object(request)
+        problem = enum_problem(body)
         if problem is not None:
             return problem
         if "TicketStatus" in body and not str(body["TicketStatus"] or "").strip():
@@ -324,14 +305,14 @@ class AteraSimulator(Simulator):
         ticket = self.tickets.get(ticket_id)
         if ticket is None:
             return message(404, f"Ticket {ticket_id} was not found.")
-        body = await _object(request)
+        body = await json_object(request)
         text = str(body.get("CommentText") or "")
         if not text.strip():
             return invalid("parameters.CommentText", "The CommentText field is required.")
         stamp = body.get("CommentTimestampUTC") or now_text()
         tech, user = body.get("TechnicianCommentDetails"), body.get("EnduserCommentDetails")
         if isinstance(tech, dict):
-            if not _int(tech.get("TechnicianId") or 0):
+            if not int_param(tech.get("TechnicianId") or 0):
                 return invalid("TechnicianCommentDetails.TechnicianId",
                                "An existing technician ID is required.")
             who = self._technician(tech)
@@ -342,8 +323,8 @@ class AteraSimulator(Simulator):
                        "FirstName": who.get("FirstName"), "LastName": who.get("LastName"),
                        "IsInternal": bool(tech.get("IsInternal"))}
             ticket.update(LastTechnicianComment=text, LastTechnicianCommentTimestamp=stamp)
-        elif isinstance(user, dict) and _int(user.get("EnduserId") or 0) in self.contacts:
-            contact = self.contacts[_int(user["EnduserId"])]
+        elif isinstance(user, dict) and int_param(user.get("EnduserId") or 0) in self.contacts:
+            contact = self.contacts[int_param(user["EnduserId"])]
             comment = {"Date": stamp, "Comment": text, "EndUserID": contact["EndUserID"],
                        "TechnicianContactID": None, "Email": contact.get("Email"),
                        "FirstName": contact.get("Firstname"), "LastName": contact.get("Lastname"),
@@ -379,7 +360,7 @@ class AteraSimulator(Simulator):
     def _last_event(self, ticket: dict) -> datetime:
         dates = [ticket.get("TicketCreatedDate"), ticket.get("TicketResolvedDate"),
                  *(c.get("Date") for c in self.comments.get(int(ticket["TicketID"]), ()))]
-        return max((_utc(d) for d in dates if d), default=datetime.now(UTC))
+        return max((utc_param(d) for d in dates if d), default=datetime.now(UTC))
 
     def _contact(self, row: dict) -> dict:
         customer = self.customers.get(int(row.get("CustomerID") or 0), {})
@@ -410,58 +391,10 @@ class AteraSimulator(Simulator):
 
     def _technician(self, details: dict) -> dict | None:
         if details.get("TechnicianId"):
-            return self.technicians.get(_int(details["TechnicianId"]))
+            return self.technicians.get(int_param(details["TechnicianId"]))
         email = str(details.get("TechnicianEmail") or "").lower()
         return next((t for t in self.technicians.values()
                      if email and str(t.get("Email") or "").lower() == email), None)
-
-
-def _page(request: web.Request, rows: list, limit: int) -> web.Response:
-    q = request.query
-    page = max(1, _int(q.get("page", "1")))
-    size = min(max(1, _int(q.get("itemsInPage", "20"))), limit)
-    total = len(rows)
-    pages = math.ceil(total / size)
-
-    def link(number: int) -> str:
-        return str(request.url.update_query(page=number, itemsInPage=size))
-
-    return web.json_response({"items": rows[(page - 1) * size: page * size], "totalItemCount": total,
-                              "page": page, "itemsInPage": size, "totalPages": pages,
-                              "prevLink": link(page - 1) if page > 1 else "",
-                              "nextLink": link(page + 1) if page < pages else ""})
-
-
-def _enum_problem(body: dict) -> web.Response | None:
-    if "TicketPriority" in body and body["TicketPriority"] not in PRIORITIES:
-        return invalid("ticket.TicketPriority", f"Error converting value \"{body['TicketPriority']}\".")
-    if "TicketType" in body and body["TicketType"] not in TYPES:
-        return invalid("ticket.TicketType", f"Error converting value \"{body['TicketType']}\".")
-    return None
-
-
-async def _object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text=problem_body(400, "The request body is not a JSON object."),
-                                 content_type="application/problem+json")
-    return body
-
-
-def _utc(text: str) -> datetime:
-    moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise web.HTTPBadRequest(text=problem_body(400, f"The value '{value}' is not valid."),
-                                 content_type="application/problem+json") from None
 
 
 SIMULATOR = AteraSimulator

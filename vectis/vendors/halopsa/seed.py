@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..simseed import Batch, as_utc, named, with_id
-from .simulator import NO_DATE
+from .wire import NO_DATE
 
 HALO_STATUS = {"new": "New", "open": "Action Required", "in_progress": "In Progress",
                "waiting": "Waiting on User", "resolved": "Resolved", "closed": "Closed"}

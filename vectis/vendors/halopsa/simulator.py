@@ -27,12 +27,25 @@ import copy
 import hmac
 import secrets
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
 from ..simkit import Simulator
+from .wire import (
+    NO_DATE,
+    bad_request,
+    by_client,
+    int_or_none,
+    int_param,
+    json_array,
+    now_text,
+    paged,
+    saved_answer,
+    truthy,
+    unset,
+    when_param,
+)
 
 # `type` is 0 for New and Closed alike on a live tenant: it does not mark closed statuses.
 DEFAULT_STATUSES = [
@@ -51,18 +64,6 @@ DEFAULT_TICKET_TYPES = {1: {"name": "Incident", "required": ()},
                         29: {"name": "Change Request", "required": ("category_1",)}}
 TICKET_FIELDS = ("summary", "details", "client_id", "site_id", "user_id", "user_name", "user_email",
                  "status_id", "priority_id", "tickettype_id", "agent_id", "team", "category_1")
-NO_DATE = "1900-01-01T00:00:00"      # how Halo writes an unset date
-
-
-def now_text() -> str:
-    """Halo writes UTC dates with `Z` and 7 fraction digits (e.g. 2022-09-30T08:23:56.4214387Z)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
-
-
-def _unset(value: Any) -> bool:
-    return not value or str(value).startswith(("1900-", "0001-", "1899-"))
-
-
 class HaloPSASimulator(Simulator):
     vendor = "halopsa"
     request_log_prefix = "/api/"
@@ -216,80 +217,80 @@ class HaloPSASimulator(Simulator):
     async def list_clients(self, request: web.Request) -> web.Response:
         q = request.query
         rows = [c for c in self.clients.values()
-                if (_truthy(q.get("includeinactive")) or not c.get("inactive"))
+                if (truthy(q.get("includeinactive")) or not c.get("inactive"))
                 and q.get("search", "").lower() in str(c.get("name", "")).lower()]
-        return _paged(request, "clients", rows)
+        return paged(request, "clients", rows)
 
     async def list_users(self, request: web.Request) -> web.Response:
         q = request.query
         rows = [u for u in self.users.values()
-                if (_truthy(q.get("includeinactive")) or not u.get("inactive"))
+                if (truthy(q.get("includeinactive")) or not u.get("inactive"))
                 and q.get("search", "").lower() in str(u.get("name", "")).lower()]
         if q.get("client_id"):
-            wanted = _int(q["client_id"], "client_id")
+            wanted = int_param(q["client_id"], "client_id")
             rows = [u for u in rows if u.get("client_id") == wanted]
-        return _paged(request, "users", rows)
+        return paged(request, "users", rows)
 
     async def list_tickets(self, request: web.Request) -> web.Response:
         q = request.query
         closed_ids = self.closed_ids
-        deleted = _truthy(q.get("deleted"))
+        deleted = truthy(q.get("deleted"))
         rows = [t for t in self.tickets.values() if bool(t.get("deleted")) == deleted]
         if q.get("lastupdatefromdate"):
-            floor = _when(q["lastupdatefromdate"], "lastupdatefromdate")
-            rows = [t for t in rows if _when(t["last_update"], "last_update") >= floor]
-        if _truthy(q.get("open_only")):
+            floor = when_param(q["lastupdatefromdate"], "lastupdatefromdate")
+            rows = [t for t in rows if when_param(t["last_update"], "last_update") >= floor]
+        if truthy(q.get("open_only")):
             rows = [t for t in rows if t["status_id"] not in closed_ids]
-        if _truthy(q.get("closed_only")):
+        if truthy(q.get("closed_only")):
             rows = [t for t in rows if t["status_id"] in closed_ids]
         for key in ("client_id", "status_id", "agent_id"):
             if q.get(key):
-                wanted = _int(q[key], key)
+                wanted = int_param(q[key], key)
                 rows = [t for t in rows if t.get(key) == wanted]
         order = q.get("order", "id")
         if order not in ("id", "dateoccurred"):
-            return _bad(f"Invalid order field {order}")
-        rows.sort(key=lambda t: t.get(order) or 0, reverse=_truthy(q.get("orderdesc")))
+            return bad_request(f"Invalid order field {order}")
+        rows.sort(key=lambda t: t.get(order) or 0, reverse=truthy(q.get("orderdesc")))
         # `includedetails` is not a list parameter (only GET /api/Tickets/{id} has it): rows
         # never carry the details.
         rows = [{k: v for k, v in t.items() if k != "details"} for t in rows]
-        return _paged(request, "tickets", rows, max_size=100)
+        return paged(request, "tickets", rows, max_size=100)
 
     async def get_ticket(self, request: web.Request) -> web.Response:
-        ticket = self.tickets.get(_int(request.match_info["id"], "id"))
+        ticket = self.tickets.get(int_param(request.match_info["id"], "id"))
         if ticket is None:
             return web.Response(status=404, text="Ticket not found")
-        if not _truthy(request.query.get("includedetails")):
+        if not truthy(request.query.get("includedetails")):
             ticket = {k: v for k, v in ticket.items() if k != "details"}
         return web.json_response(ticket)
 
     async def list_actions(self, request: web.Request) -> web.Response:
         q = request.query
         if not q.get("ticket_id"):
-            return _bad("ticket_id is required")
-        rows = self.actions.get(_int(q["ticket_id"], "ticket_id"), [])
-        if _truthy(q.get("excludeprivate")):
+            return bad_request("ticket_id is required")
+        rows = self.actions.get(int_param(q["ticket_id"], "ticket_id"), [])
+        if truthy(q.get("excludeprivate")):
             rows = [a for a in rows if not a.get("hiddenfromuser")]
         return web.json_response({"record_count": len(rows), "actions": rows})
 
     async def list_assets(self, request: web.Request) -> web.Response:
-        return _paged(request, "assets", _by_client(request, self.assets))
+        return paged(request, "assets", by_client(request, self.assets))
 
     async def list_contracts(self, request: web.Request) -> web.Response:
-        rows = _by_client(request, self.contracts)
-        if not _truthy(request.query.get("includeinactive")):
+        rows = by_client(request, self.contracts)
+        if not truthy(request.query.get("includeinactive")):
             rows = [c for c in rows if c.get("active", True)]
-        return _paged(request, "contracts", rows)
+        return paged(request, "contracts", rows)
 
     async def list_invoices(self, request: web.Request) -> web.Response:
-        rows = _by_client(request, self.invoices)
-        if not _truthy(request.query.get("includelines")):
+        rows = by_client(request, self.invoices)
+        if not truthy(request.query.get("includelines")):
             rows = [{k: v for k, v in i.items() if k != "lines"} for i in rows]
-        return _paged(request, "invoices", rows)
+        return paged(request, "invoices", rows)
 
     # --- writes -------------------------------------------------------------------------------
     async def post_tickets(self, request: web.Request) -> web.Response:
-        items = await _array(request)
+        items = await json_array(request)
         for item in items:                 # validate all before changing anything
             problem = self._ticket_problem(item)
             if problem is not None:
@@ -302,47 +303,47 @@ class HaloPSASimulator(Simulator):
             else:
                 ticket = self._store_ticket({k: item[k] for k in TICKET_FIELDS if k in item})
             saved.append(ticket)
-        return _saved(saved)
+        return saved_answer(saved)
 
     def _ticket_problem(self, item: Any) -> web.Response | None:
         if not isinstance(item, dict):
-            return _bad("Each ticket must be an object")
+            return bad_request("Each ticket must be an object")
         status_ids = {s["id"] for s in self.statuses}
         if item.get("id"):
-            if _int_or_none(item["id"]) not in self.tickets:
+            if int_or_none(item["id"]) not in self.tickets:
                 return web.Response(status=404, text=f"Ticket {item['id']} not found")
         else:
             if not str(item.get("summary") or "").strip():
-                return _bad("Please enter a summary")
-            if _int_or_none(item.get("client_id")) not in self.clients:
-                return _bad("Please select a valid client")
-            kind = self.ticket_types.get(_int_or_none(item.get("tickettype_id", 1)))
+                return bad_request("Please enter a summary")
+            if int_or_none(item.get("client_id")) not in self.clients:
+                return bad_request("Please select a valid client")
+            kind = self.ticket_types.get(int_or_none(item.get("tickettype_id", 1)))
             if kind is None:
-                return _bad(f"Invalid tickettype_id {item.get('tickettype_id')}")
+                return bad_request(f"Invalid tickettype_id {item.get('tickettype_id')}")
             for name in kind["required"]:
                 if not item.get(name):
-                    return _bad(f"{kind['name']}: please enter a value for {name}")
+                    return bad_request(f"{kind['name']}: please enter a value for {name}")
         if "status_id" in item and item["status_id"] not in status_ids:
-            return _bad(f"Invalid status_id {item['status_id']}")
+            return bad_request(f"Invalid status_id {item['status_id']}")
         if "priority_id" in item and item["priority_id"] not in (1, 2, 3, 4):
-            return _bad(f"Invalid priority_id {item['priority_id']}")
-        if item.get("user_id") and _int_or_none(item["user_id"]) not in self.users:
-            return _bad(f"Invalid user_id {item['user_id']}")
+            return bad_request(f"Invalid priority_id {item['priority_id']}")
+        if item.get("user_id") and int_or_none(item["user_id"]) not in self.users:
+            return bad_request(f"Invalid user_id {item['user_id']}")
         return None
 
     async def post_actions(self, request: web.Request) -> web.Response:
-        items = await _array(request)
+        items = await json_array(request)
         status_ids = {s["id"] for s in self.statuses}
         for item in items:
             if not isinstance(item, dict):
-                return _bad("Each action must be an object")
-            if _int_or_none(item.get("ticket_id")) not in self.tickets:
+                return bad_request("Each action must be an object")
+            if int_or_none(item.get("ticket_id")) not in self.tickets:
                 return web.Response(status=404, text=f"Ticket {item.get('ticket_id')} not found")
             if not str(item.get("note") or "").strip() and item.get("new_status") is None:
-                return _bad("Please enter a note")
+                return bad_request("Please enter a note")
             if item.get("new_status") is not None and item["new_status"] not in status_ids:
-                return _bad(f"Invalid new_status {item['new_status']}")
-        return _saved([self._store_action(dict(item)) for item in items])
+                return bad_request(f"Invalid new_status {item['new_status']}")
+        return saved_answer([self._store_action(dict(item)) for item in items])
 
     # --- state helpers ------------------------------------------------------------------------
     def _store_ticket(self, ticket: dict) -> dict:
@@ -357,7 +358,7 @@ class HaloPSASimulator(Simulator):
         ticket.setdefault("dateoccurred", stamp)
         ticket.setdefault("lastactiondate", ticket["dateoccurred"])
         ticket.setdefault("last_update", ticket["lastactiondate"])
-        if _unset(ticket.get("dateclosed")):
+        if unset(ticket.get("dateclosed")):
             ticket["dateclosed"] = NO_DATE
         client = self.clients.get(ticket.get("client_id"), {})
         ticket.setdefault("client_name", client.get("name"))
@@ -387,7 +388,7 @@ class HaloPSASimulator(Simulator):
         if ticket is not None:
             ticket["lastactiondate"] = action["datetime"]
             # A seeded (older) action must not make the ticket look changed now.
-            if _when(action["datetime"], "datetime") > _when(ticket["last_update"], "last_update"):
+            if when_param(action["datetime"], "datetime") > when_param(ticket["last_update"], "last_update"):
                 ticket["last_update"] = action["datetime"]
             if action.get("new_status") is not None:
                 self._apply(ticket, {"status_id": action["new_status"]})
@@ -397,77 +398,9 @@ class HaloPSASimulator(Simulator):
         ticket.update(changes)
         if "status_id" in changes:
             closing = changes["status_id"] in self.closed_ids
-            ticket["dateclosed"] = (now_text() if _unset(ticket.get("dateclosed"))
+            ticket["dateclosed"] = (now_text() if unset(ticket.get("dateclosed"))
                                     else ticket["dateclosed"]) if closing else NO_DATE
         ticket["lastactiondate"] = ticket["last_update"] = now_text()
-
-
-def _saved(records: list[dict]) -> web.Response:
-    """Halo answers a one-item POST with the saved object (several: an array, unverified)."""
-    return web.json_response(records[0] if len(records) == 1 else records)
-
-
-def _paged(request: web.Request, key: str, rows: list, max_size: int | None = None) -> web.Response:
-    q = request.query
-    out: dict[str, Any] = {"record_count": len(rows)}
-    if _truthy(q.get("pageinate")):
-        size = max(1, _int(q.get("page_size", "50"), "page_size"))
-        size = min(size, max_size) if max_size else size
-        page = max(1, _int(q.get("page_no", "1"), "page_no"))
-        rows = rows[(page - 1) * size: page * size]
-        out.update(page_no=page, page_size=size)
-    elif q.get("count"):
-        rows = rows[: max(0, _int(q["count"], "count"))]
-    out[key] = rows
-    return web.json_response(out)
-
-
-def _by_client(request: web.Request, rows: list[dict]) -> list[dict]:
-    if not request.query.get("client_id"):
-        return list(rows)
-    wanted = _int(request.query["client_id"], "client_id")
-    return [r for r in rows if r.get("client_id") == wanted]
-
-
-async def _array(request: web.Request) -> list:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise web.HTTPBadRequest(text="The request body is not valid JSON") from None
-    if not isinstance(body, list) or not body:
-        raise web.HTTPBadRequest(text="Expected a non-empty array")
-    return body
-
-
-def _bad(message: str) -> web.Response:
-    return web.Response(status=400, text=message)
-
-
-def _truthy(value: str | None) -> bool:
-    return str(value or "").lower() in ("true", "1", "yes")
-
-
-def _int(value: Any, name: str) -> int:
-    number = _int_or_none(value)
-    if number is None:
-        raise web.HTTPBadRequest(text=f"Invalid value for {name}")
-    return number
-
-
-def _when(value: Any, name: str) -> datetime:
-    """A Halo date (UTC, usually without an offset) as a naive UTC datetime."""
-    try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"Invalid value for {name}") from None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 SIMULATOR = HaloPSASimulator
