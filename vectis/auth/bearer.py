@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from cachetools import TTLCache
 
 from ..credentials.pats import hash_token, looks_like_pat
+from ..customer_scope import narrow
 from ..oauth import access_tokens
 from ..oauth.keys import SigningKeys
 from ..scopes import effective_scopes
@@ -102,6 +103,7 @@ class BearerAuthenticator:
             email=user["email"], name=user.get("name", ""), role=user["role"],
             scopes=effective_scopes(pat["scopes"], user["role"]), expires_at=pat.get("expires_at"),
             elevated_until=pat.get("elevated_until"),
+            customers=narrow(user.get("customers"), pat.get("customers")),
         )
 
     async def _load_access_token(self, tenant: Tenant, token: str) -> Principal | None:
@@ -121,6 +123,7 @@ class BearerAuthenticator:
             email=user["email"], name=user.get("name", ""), role=user["role"],
             scopes=effective_scopes(scopes, user["role"]), expires_at=claims.expires_at,
             elevated_until=grant.get("elevated_until"), client_id=claims.client_id,
+            customers=narrow(user.get("customers"), grant.get("customers")),
         )
 
     def forget(self, tenant: str, token_hash: str | None = None) -> None:

@@ -18,6 +18,8 @@ class Principal:
     expires_at: datetime | None = None
     elevated_until: datetime | None = None
     client_id: str | None = None
+    # None: every customer of the tenant; else only these (vectis.customer_scope).
+    customers: frozenset[str] | None = None
 
     def live(self, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)
@@ -27,6 +29,13 @@ class Principal:
         now = now or datetime.now(UTC)
         return self.elevated_until is not None and now < self.elevated_until
 
+    @property
+    def restricted(self) -> bool:
+        return self.customers is not None
+
     def audit_actor(self) -> dict:
-        return {"kind": self.kind, "credential_id": self.credential_id, "user_id": self.user_id,
-                "email": self.email, "client_id": self.client_id}
+        actor = {"kind": self.kind, "credential_id": self.credential_id, "user_id": self.user_id,
+                 "email": self.email, "client_id": self.client_id}
+        if self.customers is not None:
+            actor["customers"] = sorted(self.customers)
+        return actor

@@ -72,14 +72,16 @@ async def create_tenant(storage: Storage, config: Config, args) -> str:
 
 
 async def create_user(storage: Storage, config: Config, args) -> str:
+    from .admin_users import customers_option
     await _tenant_or_fail(storage, args.slug)
     if not args.password_stdin:
         raise AdminError("pass the password on standard input with --password-stdin")
+    customers = await customers_option(storage, args.slug, args.customers)
     password = sys.stdin.readline().rstrip("\r\n")
     try:
         password_hash = hash_password(password)
         user = await storage.users.create(args.slug, args.email, args.name or args.email.split("@")[0],
-                                          args.role, password_hash)
+                                          args.role, password_hash, customers=customers)
     except (PasswordPolicyError, ValueError) as exc:
         raise AdminError(str(exc)) from None
     except UserExists:
@@ -88,14 +90,16 @@ async def create_user(storage: Storage, config: Config, args) -> str:
 
 
 async def issue_token(storage: Storage, config: Config, args) -> str:
+    from .admin_users import customers_option
     await _tenant_or_fail(storage, args.slug)
     user = await storage.users.by_email(args.slug, args.email)
     if user is None or user.get("disabled"):
         raise AdminError(f"no active user {args.email!r} in {args.slug}")
+    customers = await customers_option(storage, args.slug, args.customers)
     try:
         token, _ = await issue_pat(storage, config.token_pepper, args.slug, user, label=args.label,
                                    scopes=args.scopes, expires_days=args.expires_days,
-                                   max_expires_days=CLI_MAX_EXPIRES_DAYS)
+                                   max_expires_days=CLI_MAX_EXPIRES_DAYS, customers=customers)
     except IssueError as exc:
         if exc.field == "expires_days":
             raise AdminError(f"--expires-days must be between 1 and {CLI_MAX_EXPIRES_DAYS}") from None
@@ -326,6 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=ROLES, required=True)
     p.add_argument("--name")
     p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--customers", help="comma-separated customer ids (cus_…): the operator sees and "
+                                       "acts on only these; default all customers")
     p.set_defaults(run=create_user)
 
     p = sub.add_parser("issue-token", help="issue a personal access token (prints only the token)")
@@ -334,6 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scopes", required=True, help="comma-separated scopes")
     p.add_argument("--label", required=True)
     p.add_argument("--expires-days", type=int)
+    p.add_argument("--customers", help="comma-separated customer ids (cus_…): narrow the token to "
+                                       "these (within the operator's own); default the operator's")
     p.set_defaults(run=issue_token)
 
     p = sub.add_parser("revoke-token", help="revoke a token by id, display prefix, or value on stdin")
@@ -399,7 +407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=seed_data)
 
     from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
+    from .admin_users import add_user_commands
     add_rule_commands(sub)
+    add_user_commands(sub)
     for command in sub.choices.values():          # the configuration flags after the command too
         add_config_flags(command, suppress=True)
     return parser

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..customer_scope import CustomerScopeError, existing, within
 from ..scopes import ScopeError, effective_scopes, parse_scopes
 from ..storage import Storage
 from .pats import display_prefix, generate_pat, hash_token
@@ -15,7 +16,7 @@ class IssueError(ValueError):
 
     def __init__(self, message: str, field: str):
         super().__init__(message)
-        self.field = field  # "scopes", "label", "expires_days" or "user"
+        self.field = field  # "scopes", "label", "expires_days", "customers" or "user"
 
 
 def check_request(user: dict, label: str, scopes, expires_days: int | None,
@@ -39,14 +40,33 @@ def check_request(user: dict, label: str, scopes, expires_days: int | None,
     return label, scopes, expires_at
 
 
+async def check_customers(storage: Storage, slug: str, user: dict,
+                          customers: frozenset[str] | None) -> None:
+    """A token may narrow its user's customers, never widen them; every id must exist."""
+    if customers is None:
+        return
+    limit = user.get("customers")
+    if not within(customers, None if limit is None else frozenset(limit)):
+        outside = sorted(customers - frozenset(limit))
+        raise IssueError(f"{user['email']} is limited to other customers; not theirs: "
+                         f"{', '.join(outside[:5])}", "customers")
+    try:
+        await existing(storage, slug, customers)
+    except CustomerScopeError as exc:
+        raise IssueError(str(exc), "customers") from None
+
+
 async def issue_pat(storage: Storage, pepper: str, slug: str, user: dict, *, label: str, scopes,
-                    expires_days: int | None, max_expires_days: int) -> tuple[str, dict]:
-    """Create the token; returns (raw value, stored document). The raw value exists only here."""
+                    expires_days: int | None, max_expires_days: int,
+                    customers: frozenset[str] | None = None) -> tuple[str, dict]:
+    """Create the token; returns (raw value, stored document). The raw value exists only here.
+    customers: narrow the token to these (None: the user's own customer scope)."""
     if user.get("disabled", "user"):
         raise IssueError("the user is disabled", "user")
     label, scopes, expires_at = check_request(user, label, scopes, expires_days, max_expires_days)
+    await check_customers(storage, slug, user, customers)
     token = generate_pat()
     doc = await storage.pats.insert(slug, token_hash=hash_token(pepper, token),
                                     prefix=display_prefix(token), label=label, scopes=scopes,
-                                    user_id=user["_id"], expires_at=expires_at)
+                                    user_id=user["_id"], expires_at=expires_at, customers=customers)
     return token, doc

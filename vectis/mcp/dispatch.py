@@ -44,25 +44,35 @@ class Dispatcher:
             result.setdefault("_meta", {})[META_SERVER_INFO] = SERVER_INFO
         return result
 
+    async def instructions(self, ctx: RequestContext) -> str:
+        if not ctx.principal.restricted:
+            return INSTRUCTIONS
+        return INSTRUCTIONS + " " + await self.caller.customer_notice(ctx.tenant, ctx.principal)
+
     async def initialize(self, params: dict, ctx: RequestContext) -> dict:
         requested = params.get("protocolVersion")
         version = requested if requested in HANDSHAKE_VERSIONS else HANDSHAKE_VERSIONS[0]
         return {"protocolVersion": version, "capabilities": CAPABILITIES,
-                "serverInfo": SERVER_INFO, "instructions": INSTRUCTIONS}
+                "serverInfo": SERVER_INFO, "instructions": await self.instructions(ctx)}
 
     async def ping(self, params: dict, ctx: RequestContext) -> dict:
         return {}
 
     async def discover(self, params: dict, ctx: RequestContext) -> dict:
         return {"supportedVersions": list(SUPPORTED_VERSIONS), "capabilities": CAPABILITIES,
-                "instructions": INSTRUCTIONS, "ttlMs": LIST_TTL_MS, "cacheScope": "private"}
+                "instructions": await self.instructions(ctx), "ttlMs": LIST_TTL_MS, "cacheScope": "private"}
 
     async def tools_list(self, params: dict, ctx: RequestContext) -> dict:
         if params.get("cursor") is not None:
             # Every tool fits on one page, so no cursor is ever issued.
             raise RpcError(INVALID_PARAMS, "invalid cursor")
         vendors = await self.caller.connected_vendors(ctx.tenant.slug)
-        tools = [spec.definition() for spec in self.caller.registry.visible(ctx.principal.scopes, vendors)]
+        principal = ctx.principal
+        # A customer-scoped credential is told so on every tool: clients may not show instructions.
+        notice = (" [" + await self.caller.customer_notice(ctx.tenant, principal) + "]"
+                  if principal.restricted else "")
+        tools = [spec.definition(notice) for spec in
+                 self.caller.registry.visible(principal.scopes, vendors, restricted=principal.restricted)]
         if not ctx.modern and ctx.version == "2025-03-26":
             tools = [_as_2025_03_26(t) for t in tools]
         result: dict[str, Any] = {"tools": tools}

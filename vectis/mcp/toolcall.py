@@ -13,7 +13,9 @@ from typing import Any
 from cachetools import TTLCache
 
 from ..audit import audit_row
+from ..customer_scope import in_words
 from ..ratelimit import RateLimited
+from ..storage.scoped import OutsideScope
 from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor
 from ..tools.registry import ToolContext, ToolError, ToolRegistry
@@ -66,6 +68,15 @@ class ToolCaller:
         if vendors is None:
             vendors = self._vendors[slug] = await self._services.storage.sources.connected_vendors(slug)
         return vendors
+
+    async def customer_notice(self, tenant, principal) -> str:
+        """What a customer-scoped principal sees, in one paragraph for the model."""
+        storage = self._services.storage.scoped(principal.customers)
+        names = await storage.customers.names(tenant.slug, sorted(principal.customers))
+        return (f"This credential is limited to {in_words(principal.customers, names)}. Records of "
+                "other customers do not exist for it: lists, counts and searches leave them out and "
+                "their ids answer not found. Rules tools are not available to it (rules act on the "
+                "whole tenant).")
 
     def forget_vendors(self, slug: str) -> None:
         self._vendors.pop(slug, None)
@@ -134,11 +145,17 @@ class ToolCaller:
             await self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"})
             return error_result("Invalid arguments: " + "; ".join(errors) +
                                 f". See the inputSchema of {spec.name} in tools/list.")
+        if spec.tenant_wide and principal.restricted:
+            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"reason": "customer_scope"})
+            return error_result(f"{spec.name} acts on the whole tenant, so it is not available to a "
+                                "credential limited to some customers.")
         if spec.requires_mfa and not principal.elevated():
             await self._audit(tenant, spec, actor, "denied_mfa", request_id, {})
             raise self.mfa_required(tenant, principal, spec)
         started = time.perf_counter()
-        ctx = ToolContext(tenant=tenant, principal=principal, storage=self._services.storage,
+        # The principal's customer scope is part of every query its tools make (storage.scoped).
+        ctx = ToolContext(tenant=tenant, principal=principal,
+                          storage=self._services.storage.scoped(principal.customers),
                           cursors=self._services.cursors, now=datetime.now(UTC), tool=spec.name,
                           request_id=request_id, writes=self._services.writes)
         meta = None
@@ -148,6 +165,14 @@ class ToolCaller:
             structured = jsonable(dict(raw))
         except RpcError:
             raise
+        except OutsideScope:
+            # A tool reached for data the customer-scoped view does not hold: refused, and a
+            # defect to fix (the view denies by default).
+            log.error("tool %s stepped outside its customer scope (request %s)", spec.name, request_id,
+                      exc_info=True)
+            result = error_result(f"{spec.name} is not available to a credential limited to some "
+                                  f"customers (request id {request_id}). It changed nothing.")
+            status, detail = "denied_scope", {"reason": "customer_scope"}
         except InvalidCursor as exc:
             result, status, detail = error_result(f"{exc}. Start again without a cursor."), "error", {"reason": "cursor"}
         except ToolError as exc:

@@ -15,6 +15,7 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from ..customer_scope import narrow
 from ..writes.dispatcher import IdempotencyConflict, IdempotencyInFlight, WriteRequest
 from .matching import enqueue_for_new_events, event_context
 from .model import render_params
@@ -114,7 +115,9 @@ class RuleWorker:
                                    owner=f"rule:{rule['_id']}", request_id=execution["_id"],
                                    dry_run=bool(execution["dry_run"]),
                                    idempotency_key=None if execution["dry_run"]
-                                   else f"{execution['_id']}:{index}")
+                                   else f"{execution['_id']}:{index}",
+                                   # A rule acts with its owner's authority, customer scope included.
+                                   customers=narrow(owner_user.get("customers")) if owner_user else None)
             try:
                 outcome = await self._writes.execute(request)
             except IdempotencyInFlight as exc:

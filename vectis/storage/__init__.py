@@ -1,6 +1,7 @@
 """Storage facade: one object that owns the database handles and the repositories."""
 from __future__ import annotations
 
+from cachetools import LRUCache
 from pymongo import AsyncMongoClient
 
 from .alerts import AlertRepository
@@ -17,6 +18,7 @@ from .oauth_clients import OAuthClientRepository, SigningKeyRepository
 from .oauth_grants import OAuthCodeRepository, OAuthGrantRepository
 from .pats import PatRepository
 from .rules import RuleRepository
+from .scoped import OutsideScope, ScopedDatabase
 from .search import SearchRepository
 from .sessions import SessionRepository
 from .sources import SourceRepository
@@ -28,7 +30,7 @@ from .vendor_changes import VendorChangeRepository
 
 __all__ = [
     "Storage", "make_client", "check_slug", "InvalidSlug", "TenantExists", "DomainTaken",
-    "UserExists", "normalize_email",
+    "UserExists", "normalize_email", "OutsideScope",
 ]
 
 
@@ -58,6 +60,17 @@ class Storage:
         self.oauth_codes = OAuthCodeRepository(self.db)
         self.oauth_grants = OAuthGrantRepository(self.db)
         self.signing_keys = SigningKeyRepository(self.db)
+        self._scoped: LRUCache = LRUCache(maxsize=1024)
+
+    def scoped(self, customers: frozenset[str] | None) -> Storage | ScopedStorage:
+        """The storage a principal's tools read through: all of it when its customer scope is
+        None, else a view where only those customers' documents exist (storage.scoped)."""
+        if customers is None:
+            return self
+        view = self._scoped.get(customers)
+        if view is None:
+            view = self._scoped[customers] = ScopedStorage(self, customers)
+        return view
 
     async def ping(self) -> None:
         await self.db.ping()
@@ -72,3 +85,24 @@ class Storage:
 
     async def close(self) -> None:
         await self.db.client.close()
+
+
+class ScopedStorage:
+    """The read repositories the tools use, over a customer-scoped view of the database. Any
+    other repository is refused: what a restricted principal may reach is listed here."""
+
+    def __init__(self, storage: Storage, customers: frozenset[str]):
+        db = ScopedDatabase(storage.db, customers)
+        self.customers_scope = customers
+        self.customers = CustomerRepository(db)
+        self.tickets = TicketRepository(db)
+        self.alerts = AlertRepository(db)
+        self.assets = AssetRepository(db)
+        self.finance = FinanceRepository(db)
+        self.notes = NoteRepository(db)
+        self.audit = AuditRepository(db)
+        # Views are kept per scope (Storage.scoped), so this one's trigram frequencies stay cached.
+        self.search = SearchRepository(db)
+
+    def __getattr__(self, name: str):
+        raise OutsideScope(f"storage.{name} is not available to a customer-scoped principal")

@@ -29,6 +29,14 @@ class CustomerRepository:
     async def get(self, slug: str, customer_id: str) -> dict | None:
         return await self._db.tenant(slug)["customers"].find_one({"_id": customer_id}, {"search_tg": 0})
 
+    async def names(self, slug: str, customer_ids: list[str]) -> dict[str, str]:
+        """Names by id of the customers that exist (for scope notices: a few ids, never a page)."""
+        if not customer_ids:
+            return {}
+        docs = await self._db.tenant(slug)["customers"].find(
+            {"_id": {"$in": list(customer_ids)}}, {"name": 1}).to_list(len(customer_ids))
+        return {doc["_id"]: doc.get("name", "") for doc in docs}
+
     async def contact(self, slug: str, contact_id: str | None) -> dict | None:
         if not contact_id:
             return None

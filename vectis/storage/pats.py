@@ -15,12 +15,15 @@ class PatRepository:
         return self._db.tenant(slug)["pats"]
 
     async def insert(self, slug: str, *, token_hash: str, prefix: str, label: str,
-                     scopes: tuple[str, ...], user_id: str, expires_at: datetime | None) -> dict:
+                     scopes: tuple[str, ...], user_id: str, expires_at: datetime | None,
+                     customers: frozenset[str] | None = None) -> dict:
         doc = {
             "_id": new_id("pat"), "token_hash": token_hash, "prefix": prefix, "label": label,
             "scopes": list(scopes), "user_id": user_id, "created_at": datetime.now(UTC),
             "last_used_at": None, "expires_at": expires_at, "revoked_at": None,
             "elevated_until": None,
+            # None: the user's customers; else narrowed to these (never wider: credentials.issue).
+            "customers": None if customers is None else sorted(customers),
         }
         await self._pats(slug).insert_one(doc)
         return doc

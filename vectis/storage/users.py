@@ -29,13 +29,16 @@ class UserRepository:
     def _users(self, slug: str):
         return self._db.tenant(slug)["users"]
 
-    async def create(self, slug: str, email: str, name: str, role: str, password_hash: str) -> dict:
+    async def create(self, slug: str, email: str, name: str, role: str, password_hash: str,
+                     customers: frozenset[str] | None = None) -> dict:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         now = datetime.now(UTC)
         doc = {
             "_id": new_id("usr"), "email": normalize_email(email), "name": name, "role": role,
             "password_hash": password_hash, "disabled": False, "mfa": None,
+            # None: every customer; else the only customers this user's credentials see.
+            "customers": None if customers is None else sorted(customers),
             "created_at": now, "updated_at": now,
         }
         try:
@@ -52,6 +55,15 @@ class UserRepository:
 
     async def list(self, slug: str) -> list[dict]:
         return await self._users(slug).find({}, {"password_hash": 0}).sort("email", 1).to_list()
+
+    async def set_customers(self, slug: str, user_id: str, customers: frozenset[str] | None) -> bool:
+        """Restrict the user to customers (None lifts the restriction); every credential of the
+        user follows within the auth cache bound. False when there is no such user."""
+        result = await self._users(slug).update_one(
+            {"_id": user_id},
+            {"$set": {"customers": None if customers is None else sorted(customers),
+                      "updated_at": datetime.now(UTC)}})
+        return result.matched_count == 1
 
     # MFA: {"secret_encrypted", "enrolled_at", "last_used_step", "recovery_hashes"}; None when off.
     async def set_mfa(self, slug: str, user_id: str, mfa: dict) -> bool:

@@ -21,9 +21,11 @@ async def paginate(ctx: ToolContext, args: dict, filters: dict, fetch: Fetch,
     """One page of `fetch(limit=, after=)` as {items, next_cursor, count}.
 
     `filters` must hold everything that shapes the result set: a cursor is accepted only by the
-    same tenant, tool and filters it was issued for.
+    same tenant, tool and filters it was issued for, and the same customer scope.
     """
-    scope = ctx.cursors.scope(ctx.tool, filters)
+    customers = ctx.principal.customers
+    scope = ctx.cursors.scope(ctx.tool, filters if customers is None
+                              else {**filters, "\x00customers": sorted(customers)})
     after = ctx.cursors.decode(ctx.tenant.slug, scope, args["cursor"]) if "cursor" in args else None
     docs, last = await fetch(limit=args.get("limit", DEFAULT_LIMIT), after=after)
     items = [view(doc) for doc in docs]

@@ -63,17 +63,19 @@ class ToolSpec:
     requires_mfa: bool = False                 # the credential must be elevated (TOTP) to call it
     vendors: frozenset[str] | None = None      # listed only when one of these is connected
     self_audited: bool = False                 # the write dispatcher writes this tool's audit row
+    # Acts on the whole tenant (rules): hidden from customer-scoped principals.
+    tenant_wide: bool = False
     _validator: Any = field(default=None, repr=False, compare=False)
 
     @property
     def kind(self) -> str:
         return "read" if self.read_only else "write"
 
-    def definition(self) -> dict:
+    def definition(self, customer_notice: str = "") -> dict:
         return {
             "name": self.name,
             "title": self.title,
-            "description": self.description + f" [scopes: {', '.join(self.scopes)}]",
+            "description": self.description + f" [scopes: {', '.join(self.scopes)}]" + customer_notice,
             "inputSchema": self.input_schema,
             "outputSchema": self.output_schema,
             "annotations": {
@@ -132,8 +134,10 @@ class ToolRegistry:
     def get(self, name: str) -> ToolSpec | None:
         return self._specs.get(name)
 
-    def visible(self, scopes: frozenset[str], vendors: frozenset[str] = frozenset()) -> list[ToolSpec]:
+    def visible(self, scopes: frozenset[str], vendors: frozenset[str] = frozenset(), *,
+                restricted: bool = False) -> list[ToolSpec]:
         """The tools a credential may call, in a deterministic (declaration) order: its scopes
-        cover the tool's, and a vendor tool needs one of its vendors connected (the matrix)."""
+        cover the tool's, a vendor tool needs one of its vendors connected (the matrix), and a
+        customer-scoped credential sees no tenant-wide tool."""
         return [s for s in self._specs.values() if scopes.issuperset(s.scopes)
-                and (s.vendors is None or s.vendors & vendors)]
+                and (s.vendors is None or s.vendors & vendors) and not (restricted and s.tenant_wide)]

@@ -89,6 +89,7 @@ TOOLS = [
                                       "(false) rules."},
                           "limit": limit(), "cursor": cursor()}),
         output_schema=page_of(RULE),
+        tenant_wide=True,
         handler=list_rules,
     ),
     ToolSpec(
@@ -106,6 +107,7 @@ TOOLS = [
             "limit": limit(), "cursor": cursor(),
         }),
         output_schema=page_of(EXECUTION),
+        tenant_wide=True,
         handler=list_rule_executions,
     ),
 ]

@@ -76,6 +76,7 @@ TOOLS = [
                                "execution_ids": {"type": "array", "items": STR},
                                "not_matching_event_ids": {"type": "array", "items": STR},
                                "note": STR}, ("rule_id", "dry_run", "execution_ids")),
+        tenant_wide=True,
         handler=run_rule, read_only=False, destructive=False, idempotent=False, open_world=True,
         requires_mfa=True,
     ),

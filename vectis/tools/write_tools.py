@@ -37,7 +37,8 @@ def _handler(action: str):
         request = WriteRequest(slug=ctx.tenant.slug, action=action, params=params, actor=actor,
                                owner=f"{principal.kind}:{principal.user_id}", request_id=ctx.request_id,
                                dry_run=bool(arguments.get("dry_run", False)),
-                               idempotency_key=arguments.get("idempotency_key"))
+                               idempotency_key=arguments.get("idempotency_key"),
+                               customers=principal.customers)
         try:
             outcome = await ctx.writes.execute(request)
         except IdempotencyConflict:

@@ -23,10 +23,15 @@ ALERT_VENDORS = frozenset({"ninjaone"})
 @dataclass
 class WriteContext:
     slug: str
-    storage: Any
+    storage: Any             # reflecting the vendor's answer writes through this
     connections: Any
     actor: dict              # audit actor: kind, user_id, email, name, credential_id, ...
     now: datetime
+    lookup: Any = None       # resolving reads through the caller's customer scope (Storage.scoped)
+
+    def __post_init__(self):
+        if self.lookup is None:
+            self.lookup = self.storage
 
 
 @dataclass
@@ -68,11 +73,13 @@ async def _connector(ctx: WriteContext, source_id: str | None, what: str) -> tup
 
 
 def _ticket_target(ticket: dict) -> dict:
-    return {"kind": "ticket", "id": ticket["_id"], "uuid": ticket.get("uuid")}
+    # customer_id: a customer-scoped principal reads the rows of its customers only (storage.scoped).
+    return {"kind": "ticket", "id": ticket["_id"], "uuid": ticket.get("uuid"),
+            "customer_id": ticket.get("customer_id")}
 
 
 async def _psa_ticket(ctx: WriteContext, ticket_id: str) -> tuple[dict, dict, Connector, str]:
-    ticket = await ctx.storage.tickets.get(ctx.slug, ticket_id)
+    ticket = await ctx.lookup.tickets.get(ctx.slug, ticket_id)
     if ticket is None:
         raise not_found("ticket", "id", ticket_id, "list_open_tickets or search_tickets")
     if not ticket.get("source_id"):
@@ -95,7 +102,7 @@ class CreateTicket:
     name, verb = "create_ticket", "create_ticket"
 
     async def resolve(self, ctx: WriteContext, params: dict) -> Resolved:
-        customer = await ctx.storage.customers.get(ctx.slug, params["customer_id"])
+        customer = await ctx.lookup.customers.get(ctx.slug, params["customer_id"])
         if customer is None:
             raise not_found("customer", "id", params["customer_id"], "list_customers")
         source, connector = await _connector(ctx, customer.get("primary_psa_source_id"),
@@ -111,7 +118,8 @@ class CreateTicket:
                             priority=params.get("priority", "medium"), requester=requester,
                             contact_ref=external_id(contact, source["_id"]) if contact else None)
         return Resolved(self.name, self.verb, draft, source, connector, customer=customer,
-                        target={"kind": "customer", "id": customer["_id"], "uuid": None},
+                        target={"kind": "customer", "id": customer["_id"], "uuid": None,
+                                "customer_id": customer["_id"]},
                         extra={"requester": requester})
 
     @staticmethod
@@ -119,7 +127,7 @@ class CreateTicket:
         wanted = contact_id or customer.get("primary_contact_id")
         if not wanted:
             return None
-        contact = await ctx.storage.customers.contact(ctx.slug, wanted)
+        contact = await ctx.lookup.customers.contact(ctx.slug, wanted)
         if contact is not None and contact.get("customer_id") != customer["_id"]:
             contact = None
         if contact is None and contact_id:
@@ -199,7 +207,7 @@ class AlertAction:
         self.name, self.verb, self.status, self.history = name, verb, status, history
 
     async def resolve(self, ctx: WriteContext, params: dict) -> Resolved:
-        alert = await ctx.storage.alerts.get(ctx.slug, params["alert_id"])
+        alert = await ctx.lookup.alerts.get(ctx.slug, params["alert_id"])
         if alert is None:
             raise not_found("alert", "id", params["alert_id"], "list_alerts")
         if alert["status"] == "resolved" or alert["status"] == self.status:
@@ -210,7 +218,8 @@ class AlertAction:
             raise ToolError(f"Alert {alert['_id']} has no id in {source.get('name')}.")
         draft = AlertDraft(alert_ref=ref, note=params.get("note"))
         return Resolved(self.name, self.verb, draft, source, connector, alert=alert,
-                        target={"kind": "alert", "id": alert["_id"], "uuid": alert.get("uuid")})
+                        target={"kind": "alert", "id": alert["_id"], "uuid": alert.get("uuid"),
+                                "customer_id": alert.get("customer_id")})
 
     async def reflect(self, ctx: WriteContext, r: Resolved, result: VerbResult) -> dict:
         entry = {"at": ctx.now, "action": self.history,

@@ -54,6 +54,7 @@ class WriteRequest:
     request_id: str
     dry_run: bool = False
     idempotency_key: str | None = None
+    customers: frozenset[str] | None = None   # the caller's customer scope; None = all
 
 
 @dataclass
@@ -84,8 +85,10 @@ class WriteDispatcher:
         started = time.perf_counter()
         action = ACTIONS[req.action]
         now = datetime.now(UTC)
+        # The target is looked up through the caller's customer scope, before any vendor call
+        # (dry runs too): outside it, a target is not found.
         ctx = WriteContext(slug=req.slug, storage=self._storage, connections=self._connections,
-                           actor=req.actor, now=now)
+                           actor=req.actor, now=now, lookup=self._storage.scoped(req.customers))
         args_hash = arguments_hash(req.action, req.params)
         record_id = None
         if req.idempotency_key is not None and not req.dry_run:
