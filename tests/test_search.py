@@ -18,7 +18,7 @@ from vectis.search import (
     trigrams,
     with_search_terms,
 )
-from vectis.storage.search import probe_pipeline, reading_batches
+from vectis.storage.search import Progress, probe_pipeline, reading_batches, settled
 
 # --- pg_trgm rules -------------------------------------------------------------------------------
 
@@ -382,6 +382,68 @@ async def test_stopping_early_never_changes_the_results(storage):
         if [(d["_id"], v) for d, v in found] != expected:
             mismatches.append((query, limit))
     assert mismatches == []
+
+
+def full_scan(docs, query, limit, threshold=0.3, statuses=None):
+    """The exact answer: every document scored, best first, ties by _id."""
+    scored = [(d["_id"], round(score(query, [d["subject"], d["number"], d["requester"]["email"]]), 3))
+              for d in docs if statuses is None or d["status"] in statuses]
+    return sorted([hit for hit in scored if hit[1] >= threshold], key=lambda h: (-h[1], h[0]))[:limit]
+
+
+OPEN = ["new", "open", "in_progress", "waiting"]
+
+
+async def test_ties_with_the_cap_read_in_ids_equal_a_full_scan(storage):
+    # Device names that many customers share ("XX-LT020"): the best hits score exactly what a
+    # document lacking the rarest trigrams could (6 of 9 trigrams: 0.667), so the answer rests
+    # on ties by _id, read only up to the limit-th hit. Random ids, prefixes, numbers and
+    # statuses; every limit, filter and a few thresholds, against scoring every document.
+    await storage.tenants.create("acme", "Acme")
+    rng = random.Random(17)
+    prefixes = ["RA", "BPM", "BPT", "AC", "RD", "MX"]
+    docs = []
+    for n in range(900):
+        device = f"{rng.choice(prefixes)}-{rng.choice(('LT', 'WS', 'LTX'))}{rng.randint(0, 40):03d}"
+        subject = rng.choice((f"Laptop {device} won't boot", f"Request: install Teams on {device}",
+                              f"{device} slow", device, f"re-register {device}", "MFA: re-register phone"))
+        doc = ticket(n, subject, email=f"{rng.choice(('ra', 'lt', 'ann'))}{n % 9}@{rng.choice(prefixes).lower()}.example",
+                     status=rng.choice(("new", "open", "closed", "resolved", "waiting")))
+        doc["_id"] = new_id("tkt")
+        docs.append(doc)
+    await storage.bulk.insert_missing("acme", "tickets", docs)
+    queries = ["RA-LT020", "BPM-LT004", "lt020", "LT-020", "re-register", "ra lt", "RA-LTX01", "MX",
+               "install", "BPT LT014 slow", "ann3@rd.example", "laptop bpm"]
+    for query in queries:
+        for limit in (1, 3, 20, 60):
+            for statuses, threshold in ((None, 0.3), (OPEN, 0.3), (["closed"], 0.3), (None, 0.5), (None, 0.1)):
+                filters = {"status": {"$in": statuses}} if statuses else None
+                outcome = await storage.search.search_outcome("acme", "tickets", query, limit=limit,
+                                                              filters=filters, threshold=threshold)
+                assert outcome.complete
+                assert [(d["_id"], v) for d, v in outcome.results] == \
+                    full_scan(docs, query, limit, threshold, statuses), (query, limit, statuses, threshold)
+
+    # Every one of the ~20 "RA-LT020" documents scores 0.667 (the word "lt020"); the holders of
+    # the trigram that settles the ties are read only up to the third one's _id.
+    outcome = await storage.search.search_outcome("acme", "tickets", "RA-LT020", limit=3)
+    holders = {d["_id"] for d in docs if trigrams("RA-LT020") & trigrams(d["subject"]) & {"lt0", " lt", "t02", "020"}}
+    assert outcome.documents_read < len(holders)
+
+
+def test_settled_needs_ties_past_the_limit_th_hit():
+    hits = {"b": 0.6, "d": 0.6, "a": 0.4}
+    # q = 10, 4 trigrams read: an unread document scores at most 0.6, so ties are possible...
+    assert not settled(hits, 2, Progress(10, full=4))
+    # ...unless the 5th trigram's holders were read through the 2nd hit's id ("d"): those up to
+    # it lack 5 trigrams (<= 0.5), and those after it can only tie and rank after it.
+    assert settled(hits, 2, Progress(10, full=4, upper="d", upper_inclusive=True))
+    assert not settled(hits, 2, Progress(10, full=4, upper="d"))        # "d" itself not read
+    assert not settled(hits, 2, Progress(10, full=4, upper="c", upper_inclusive=True))
+    assert settled(hits, 2, Progress(10, full=5))
+    assert not settled(hits, 3, Progress(10, full=6))                   # 0.4 == the cap
+    assert settled(hits, 3, Progress(10, full=7))
+    assert not settled(hits, 4, Progress(10, full=10))                  # too few hits
 
 
 async def test_a_score_equal_to_the_threshold_is_a_match(acme):

@@ -2,11 +2,17 @@
 
 A document can only reach the threshold if it shares min_shared(q, threshold) of the query's q
 trigrams, so it must hold one of any q - needed + 1 of them (the probe). The probe is read
-through the multikey index in batches of trigrams, rarest first, and every document read is
-scored exactly in Python. A document not read yet holds none of the trigrams read so
-far, which caps its score (similarity <= shared / q); once `limit` hits beat that cap, nothing
-left can change the answer and the reading stops. Common words thus stop after their rarest
-trigram, and queries that match nothing read almost nothing.
+through the multikey index, rarest trigram first, and every document read is scored exactly in
+Python. A document not read yet holds none of the trigrams whose holders were all read, which
+caps its score (similarity <= shared / q); once `limit` hits beat that cap, nothing left can
+change the answer and the reading stops.
+
+Equal scores rank by _id, and real hits very often score exactly such a cap (a word made only of
+query trigrams scores shared / q). So the holders of the trigram that would settle the answer
+are read in ascending _id, and only up to the limit-th hit's _id: an unread document past it
+can at best tie with it, and then ranks after it. The same rule, before anything was read,
+reads the rarest trigram in ranges of ids until `limit` documents score 1.0. Common words thus
+read a few dozen documents, and queries that match nothing read almost nothing.
 
 Document frequencies for "rarest" are estimated from a small random sample, cached per tenant
 and collection; they only decide the reading order, never the results.
@@ -14,11 +20,14 @@ and collection; they only decide the reading order, never the results.
 from __future__ import annotations
 
 import asyncio
+import heapq
+import logging
+import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from cachetools import TTLCache
+from cachetools import LRUCache
 from pymongo import UpdateOne
 
 from ..search import (
@@ -35,11 +44,19 @@ from ..search import (
 )
 from .core import Database
 
+log = logging.getLogger(__name__)
+
 # Bounds the work of one search: past this many documents read, the best hits so far are
 # returned (SearchOutcome.complete is then False).
 MAX_DOCUMENTS_READ = 5000
 FREQUENCY_SAMPLE_SIZE = 500
-FREQUENCY_TTL_SECONDS = 600
+# Past this age the frequencies are refreshed in the background, the search going on with the
+# older ones: on SecantusDB $sample decodes the whole collection (~2 s at 50,000 tickets), a
+# stall no search should wait for once the first one has paid it.
+FREQUENCY_TTL_SECONDS = 3600
+# A rarest trigram held by fewer sampled documents is read in one go with the other rare ones:
+# ranges of ids would only add round trips for the few documents holding it.
+RANGES_FLOOR = 2
 # Trigrams this common in the sample (5 %) or less may share one index read.
 BATCH_FLOOR = FREQUENCY_SAMPLE_SIZE // 20
 
@@ -64,7 +81,10 @@ def probe_pipeline(collection: str, trigram_batch: list[str], filters: dict | No
         {"$match": {SEARCH_TERMS_FIELD: trigram_batch[0], "_id": id_range} if id_range and len(trigram_batch) == 1
          else {SEARCH_TERMS_FIELD: {"$in": trigram_batch}, **({"_id": id_range} if id_range else {})}},
         *([{"$match": filters}] if filters else []),
-        {"$project": {SEARCH_TERMS_FIELD: 1, **dict.fromkeys(SEARCH_FIELDS[collection], 1)}},
+        # Only the searched texts: scoring needs nothing else, and the ~80 stored trigrams of a
+        # ticket were a third of what SecantusDB spent on each document read (projecting and
+        # encoding them), and more decoding here.
+        {"$project": dict.fromkeys(SEARCH_FIELDS[collection], 1)},
         {"$limit": limit},
     ]
 
@@ -83,26 +103,14 @@ def _doubling(bounds: list[str]) -> list[str]:
     return picked
 
 
-def _score(outcome: SearchOutcome, seen: set, collection: str, query_trigrams: frozenset, needed: int,
-           threshold: float, doc: dict) -> None:
-    outcome.documents_read += 1
-    if doc["_id"] in seen:
-        return
-    seen.add(doc["_id"])
-    if len(query_trigrams.intersection(doc.get(SEARCH_TERMS_FIELD) or ())) < needed:
-        return
-    value = best_similarity(query_trigrams, searchable_texts(collection, doc))
-    if value >= threshold:
-        outcome.hits[doc["_id"]] = round(value, 3)
-
-
 def reading_batches(probe: list[str], frequencies: Mapping[str, int],
-                    floor: int = BATCH_FLOOR) -> Iterator[list[str]]:
+                    floor: int = BATCH_FLOOR, already_read: int = 0) -> Iterator[list[str]]:
     """probe (rarest first) cut into consecutive batches, one index read each, where a batch's
-    estimated cost at most doubles what was read before it (or stays under floor): few round
-    trips, yet a common trigram is read only once the rarer ones could not settle the answer."""
+    estimated cost at most doubles what was read before it (already_read, then the batches;
+    or stays under floor): few round trips, yet a common trigram is read only once the rarer
+    ones could not settle the answer."""
     batch: list[str] = []
-    batch_cost = read_cost = 0
+    batch_cost, read_cost = 0, already_read
     for trigram in probe:
         cost = frequencies.get(trigram, 0)
         if batch and batch_cost + cost > max(read_cost, floor):
@@ -115,19 +123,99 @@ def reading_batches(probe: list[str], frequencies: Mapping[str, int],
         yield batch
 
 
-def _nothing_unread_can_rank(hits: dict, limit: int, unread_trigrams: int, query_size: int) -> bool:
+def _cap(query_size: int, lacking: int) -> float:
+    """The best score, as rounded, of a document lacking `lacking` of the query's trigrams."""
+    return round((query_size - lacking) / query_size, 3)
+
+
+@dataclass
+class Progress:
+    """How far the holders of the query's trigrams (rarest first) have been read."""
+    query_size: int
+    full: int = 0                  # the first `full` trigrams: every holder read
+    upper: str | None = None       # the next trigram: every holder with an _id below this read
+    upper_inclusive: bool = False  # ... or up to and including it
+
+    def read_past(self, doc_id: str) -> bool:
+        return self.upper is not None and (doc_id <= self.upper if self.upper_inclusive else doc_id < self.upper)
+
+    def after_upper(self) -> dict:
+        return {} if self.upper is None else {"$gt" if self.upper_inclusive else "$gte": self.upper}
+
+    def finish_trigram(self) -> None:
+        self.full, self.upper, self.upper_inclusive = self.full + 1, None, False
+
+
+def limit_th_hit(hits: dict, limit: int) -> tuple[float, str] | None:
+    """The score and _id of the limit-th best hit (ties by _id), if there are that many."""
     if len(hits) < limit:
+        return None
+    doc_id, value = heapq.nsmallest(limit, hits.items(), key=lambda item: (-item[1], str(item[0])))[-1]
+    return value, str(doc_id)
+
+
+def settled(hits: dict, limit: int, progress: Progress) -> bool:
+    """Whether no unread document can enter the top `limit`: each is capped by the trigrams it
+    must lack, and may only tie with the limit-th hit if its _id comes after that hit's."""
+    last = limit_th_hit(hits, limit)
+    if last is None:
         return False
-    # An unread document shares at most the unread trigrams, so it scores at most that over q;
-    # it would have to beat the last hit outright (a tie could still win on _id).
-    cap = round(unread_trigrams / query_size, 3)
-    return sorted(hits.values(), reverse=True)[limit - 1] > cap
+    score, doc_id = last
+    beyond = _cap(progress.query_size, progress.full)   # unread documents past `upper`, or all
+    if progress.upper is None:
+        return beyond < score
+    within = _cap(progress.query_size, progress.full + 1)  # up to `upper` they lack one more
+    return within < score and (beyond < score or beyond == score and progress.read_past(doc_id))
+
+
+def ties_can_settle(hits: dict, limit: int, progress: Progress) -> tuple[float, str] | None:
+    """The limit-th hit, when reading the next trigram's holders up to its _id settles the
+    answer: unread documents lacking that trigram too fall under its score, and the others
+    can at most tie with it."""
+    last = limit_th_hit(hits, limit)
+    if last is None:
+        return None
+    q, full = progress.query_size, progress.full
+    return last if _cap(q, full) == last[0] and _cap(q, full + 1) < last[0] else None
+
+
+class _Reader:
+    """Reads holders of trigrams through the index and scores every document read."""
+
+    def __init__(self, coll, collection: str, query_trigrams: frozenset, threshold: float,
+                 filters: dict | None, max_documents_read: int, outcome: SearchOutcome):
+        self.coll, self.collection, self.query_trigrams = coll, collection, query_trigrams
+        self.threshold, self.filters, self.max_documents_read = threshold, filters, max_documents_read
+        self.outcome = outcome
+        self.seen: set = set()
+        self.memo: dict[str, float] = {}
+
+    async def read(self, trigram_batch: list[str], id_range: dict | None = None) -> bool:
+        """Read and score; False once max_documents_read cut the reading short."""
+        outcome = self.outcome
+        outcome.index_reads += 1
+        cursor = await self.coll.aggregate(probe_pipeline(
+            self.collection, trigram_batch, self.filters,
+            self.max_documents_read - outcome.documents_read, id_range=id_range))
+        async for doc in cursor:
+            outcome.documents_read += 1
+            if doc["_id"] in self.seen:
+                continue
+            self.seen.add(doc["_id"])
+            value = best_similarity(self.query_trigrams, searchable_texts(self.collection, doc), self.memo)
+            if value >= self.threshold:
+                outcome.hits[doc["_id"]] = round(value, 3)
+        if outcome.documents_read >= self.max_documents_read:
+            outcome.complete = False
+            return False
+        return True
 
 
 class SearchRepository:
     def __init__(self, db: Database):
         self._db = db
-        self._frequencies: TTLCache = TTLCache(maxsize=1024, ttl=FREQUENCY_TTL_SECONDS)
+        self._frequencies: LRUCache = LRUCache(maxsize=1024)   # key -> (Counter, when sampled)
+        self._refreshing: dict[tuple, asyncio.Task] = {}
 
     async def search(self, slug: str, collection: str, query: str, *, limit: int = 20,
                      threshold: float = DEFAULT_THRESHOLD,
@@ -152,7 +240,6 @@ class SearchRepository:
         if filters and SEARCH_TERMS_FIELD in filters:
             raise ValueError(f"filters may not constrain {SEARCH_TERMS_FIELD}")
         query_trigrams = trigrams(query)
-        needed = min_shared(len(query_trigrams), threshold)
         outcome = SearchOutcome(results=[])
         if not query_trigrams or limit <= 0:
             return outcome
@@ -160,65 +247,53 @@ class SearchRepository:
         coll = self._db.tenant(slug)[collection]
         frequencies = await self._frequencies_of(slug, collection)
         ordered = rarest_first(query_trigrams, frequencies)
-        probe_size = len(ordered) - needed + 1
-        seen: set = set()
-        read_up_to = 0
-        first = await self._perfect_hits_first(coll, collection, query_trigrams, ordered[0], threshold,
-                                               filters, limit, max_documents_read, outcome, seen)
-        if first == "read":     # every holder of the rarest trigram has been read and scored
-            read_up_to = 1
-        if first in ("settled", "capped") or first == "read" and _nothing_unread_can_rank(
-                outcome.hits, limit, len(ordered) - 1, len(ordered)):
-            outcome.results = await self._ranked_documents(coll, outcome.hits, limit)
-            return outcome
-        for batch in reading_batches(ordered[read_up_to:probe_size], frequencies):
-            read_up_to += len(batch)
-            outcome.index_reads += 1
-            cursor = await coll.aggregate(probe_pipeline(
-                collection, batch, filters, max_documents_read - outcome.documents_read))
-            async for doc in cursor:
-                _score(outcome, seen, collection, query_trigrams, needed, threshold, doc)
-            if outcome.documents_read >= max_documents_read:
-                outcome.complete = False
-                break
-            if _nothing_unread_can_rank(outcome.hits, limit, len(ordered) - read_up_to, len(ordered)):
-                break
+        reader = _Reader(coll, collection, query_trigrams, threshold, filters, max_documents_read, outcome)
+        await self._read_until_settled(reader, ordered, frequencies, limit,
+                                       min_shared(len(ordered), threshold), ID_PREFIXES.get(collection))
         outcome.results = await self._ranked_documents(coll, outcome.hits, limit)
         return outcome
 
-    async def _perfect_hits_first(self, coll, collection: str, query_trigrams: frozenset, rarest: str,
-                                  threshold: float, filters: dict | None, limit: int, max_documents_read: int,
-                                  outcome: SearchOutcome, seen: set) -> str:
-        """Read the holders of the rarest trigram in ranges of ids, ascending, until `limit`
-        documents scoring 1.0 are found.
-
-        A common word's rarest trigram is held by thousands of documents, and SecantusDB decodes
-        every one an index read returns. But a score of 1.0 needs every query trigram, and equal
-        scores rank by _id, so the first `limit` perfect hits by _id are the answer, read in the
-        first few ranges. Every document read is scored, so nothing here changes a result.
-        Returns "settled" (the answer is known), "read" (every holder was read), "capped"
-        (max_documents_read reached) or "skipped"."""
-        prefix = ID_PREFIXES.get(collection)
-        if prefix is None or len(query_trigrams) >= 2000:   # 1.0 after rounding needs every trigram
-            return "skipped"
-        needed = min_shared(len(query_trigrams), threshold)
-        lower: dict = {}
-        for upper in [*_doubling([prefix + c for c in ID_ALPHABET[1:]]), None]:
-            outcome.index_reads += 1
-            cursor = await coll.aggregate(probe_pipeline(
-                collection, [rarest], filters, max_documents_read - outcome.documents_read,
-                id_range={**lower, **({"$lt": upper} if upper else {})}))
-            async for doc in cursor:
-                _score(outcome, seen, collection, query_trigrams, needed, threshold, doc)
-            if outcome.documents_read >= max_documents_read:
-                outcome.complete = False
-                return "capped"
-            if upper is None:
-                return "read"
-            if sum(1 for v in outcome.hits.values() if v == 1.0) >= limit:
-                return "settled"
-            lower = {"$gte": upper}
-        return "read"
+    @staticmethod
+    async def _read_until_settled(reader: _Reader, ordered: list[str], frequencies: Mapping[str, int],
+                                  limit: int, needed: int, id_prefix: str | None) -> None:
+        hits = reader.outcome.hits
+        progress = Progress(len(ordered))
+        # By _id only where ids are strings of a known shape, so that a range holds every one.
+        by_id = id_prefix is not None and len(ordered) < 2000  # 1.0 after rounding needs every trigram
+        if by_id and frequencies.get(ordered[0], 0) >= RANGES_FLOOR:
+            # Perfect hits first: in ranges of ids (1, 1, 2, 4 ... of the 32 first characters).
+            for upper in [*_doubling([id_prefix + c for c in ID_ALPHABET[1:]]), None]:
+                if not await reader.read([ordered[0]], {**progress.after_upper(), **({"$lt": upper} if upper else {})}):
+                    return
+                if upper is None:
+                    progress.finish_trigram()
+                else:
+                    progress.upper = upper
+                if settled(hits, limit, progress):
+                    return
+        # Past these, a document shares fewer than `needed` trigrams and is under the threshold.
+        probe_size = len(ordered) - needed + 1
+        already_read = 0
+        while progress.full < probe_size and not settled(hits, limit, progress):
+            trigram = ordered[progress.full]
+            last = ties_can_settle(hits, limit, progress) if by_id else None
+            if last is not None:
+                if not await reader.read([trigram], {**progress.after_upper(), "$lte": last[1]}):
+                    return
+                progress.upper, progress.upper_inclusive = last[1], True
+            elif progress.upper is not None:
+                if not await reader.read([trigram], progress.after_upper()):
+                    return
+                progress.finish_trigram()
+                already_read += frequencies.get(trigram, 0)
+            else:
+                batch = next(reading_batches(ordered[progress.full:probe_size], frequencies,
+                                             already_read=already_read))
+                if not await reader.read(batch):
+                    return
+                for _ in batch:
+                    progress.finish_trigram()
+                already_read += sum(frequencies.get(t, 0) for t in batch)
 
     @staticmethod
     async def _ranked_documents(coll, scores: dict, limit: int) -> list[tuple[dict, float]]:
@@ -231,18 +306,35 @@ class SearchRepository:
         return [(docs[doc_id], value) for doc_id, value in best if doc_id in docs]
 
     async def _frequencies_of(self, slug: str, collection: str) -> Counter:
-        """Trigram document counts in a random sample of the collection, cached for a while."""
+        """Trigram document counts in a random sample of the collection, cached; once stale,
+        refreshed in the background while the older counts go on serving."""
         key = (self._db.prefix, slug, collection)
-        frequencies = self._frequencies.get(key)
-        if frequencies is None:
-            cursor = await self._db.tenant(slug)[collection].aggregate([
-                {"$sample": {"size": FREQUENCY_SAMPLE_SIZE}},
-                {"$project": {"_id": 0, SEARCH_TERMS_FIELD: 1}},
-            ])
-            frequencies = Counter()
-            async for doc in cursor:
-                frequencies.update(doc.get(SEARCH_TERMS_FIELD) or ())
-            self._frequencies[key] = frequencies
+        cached = self._frequencies.get(key)
+        if cached is None:
+            frequencies = await self._sample_frequencies(slug, collection)
+            self._frequencies[key] = (frequencies, time.monotonic())
+            return frequencies
+        frequencies, taken_at = cached
+        if time.monotonic() - taken_at > FREQUENCY_TTL_SECONDS and key not in self._refreshing:
+            task = asyncio.get_running_loop().create_task(self._refresh_frequencies(key, slug, collection))
+            self._refreshing[key] = task
+            task.add_done_callback(lambda _: self._refreshing.pop(key, None))
+        return frequencies
+
+    async def _refresh_frequencies(self, key: tuple, slug: str, collection: str) -> None:
+        try:
+            self._frequencies[key] = (await self._sample_frequencies(slug, collection), time.monotonic())
+        except Exception:   # noqa: BLE001 - the older counts stay; the next search tries again
+            log.warning("refreshing search frequencies of %s/%s failed", slug, collection, exc_info=True)
+
+    async def _sample_frequencies(self, slug: str, collection: str) -> Counter:
+        cursor = await self._db.tenant(slug)[collection].aggregate([
+            {"$sample": {"size": FREQUENCY_SAMPLE_SIZE}},
+            {"$project": {"_id": 0, SEARCH_TERMS_FIELD: 1}},
+        ])
+        frequencies: Counter = Counter()
+        async for doc in cursor:
+            frequencies.update(doc.get(SEARCH_TERMS_FIELD) or ())
         return frequencies
 
     async def search_global(self, slug: str, query: str, *, per_category: int = 5,
