@@ -69,7 +69,9 @@ class Client:
 
 class FuzzServer:
     """The application (tests.conftest.running_server) with a small seeded tenant, an
-    all-scopes PAT and rate limits high enough that fuzzing exercises the tools themselves."""
+    all-scopes PAT, a PAT of an operator limited to two customers (restricted_token,
+    restricted_customers) with the real record ids of every customer (known_ids), and rate limits
+    high enough that fuzzing exercises the tools themselves."""
 
     def __init__(self, tmp_path: Path, mongo_uri: str):
         self._tmp_path, self._mongo_uri = tmp_path, mongo_uri
@@ -107,6 +109,31 @@ class FuzzServer:
             self._error = exc
             self._ready.set()
 
+    async def _restricted_credential(self, storage, live, operators) -> None:
+        """The technician limited to two of the customers (every scope), and the real ids of
+        every customer's records, for fuzzing the customer boundary with ids that exist."""
+        from vectis.credentials.issue import issue_pat
+        from vectis.scopes import ALL_SCOPES
+
+        db = storage.db.tenant(SLUG)
+        customers = sorted(await db["customers"].distinct("_id", {}))
+        self.restricted_customers = frozenset(customers[:2])
+        technician = await storage.users.by_email(SLUG, next(o for o in operators if o.role == "technician").email)
+        await storage.users.set_customers(SLUG, technician["_id"], self.restricted_customers)
+        technician = await storage.users.by_id(SLUG, technician["_id"])
+        self.restricted_token, _ = await issue_pat(storage, live.config.token_pepper, SLUG, technician,
+                                                   label="fuzz: two customers", scopes=ALL_SCOPES,
+                                                   expires_days=None, max_expires_days=30)
+        tickets = await db["tickets"].find({}, {"uuid": 1, "number": 1}).to_list()
+        self.known_ids = {
+            "customer_id": customers,
+            **{f"{kind}_id": sorted(await db[f"{kind}s"].distinct("_id", {}))
+               for kind in ("ticket", "alert", "asset", "contact")},
+            "simulated_event_id": sorted(await db["alerts"].distinct("_id", {}))[:20],
+            "uuid": [t["uuid"] for t in tickets], "number": [t["number"] for t in tickets],
+            "uuid_prefix": [t["uuid"][:6] for t in tickets],
+        }
+
     async def _main(self) -> None:
         from vectis.demo.generator import demo_operators
         from vectis.demo.seed import seed_tenant
@@ -128,6 +155,7 @@ class FuzzServer:
                                              "credential_write": 10**9, "tenant_write": 10**9}}})
                 admin = next(o for o in operators if o.role == "admin")
                 self.token = await issue_token(storage, live.config, SLUG, admin.email, ALL_SCOPES)
+                await self._restricted_credential(storage, live, operators)
                 self.live, self.port = live, live.port
                 self.loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
                 self._ready.set()

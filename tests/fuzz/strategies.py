@@ -83,12 +83,26 @@ def mutated(arguments: dict) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def tool_calls(draw) -> dict:
-    """params of a tools/call: a real tool with valid or mutated arguments, or a random name."""
+def with_known_ids(draw, arguments: dict, properties: dict, known_ids: dict[str, list[str]]) -> dict:
+    """The arguments with some id-like ones (customer_id, ticket_id, uuid, number...), given or
+    not, set to ids that exist: random ids only ever reach a not-found."""
+    candidates = sorted(k for k in properties if known_ids.get(k))
+    if not candidates:
+        return arguments
+    chosen = draw(st.lists(st.sampled_from(candidates), min_size=1, unique=True))
+    return {**arguments, **{k: draw(st.sampled_from(known_ids[k])) for k in chosen}}
+
+
+@st.composite
+def tool_calls(draw, known_ids: dict[str, list[str]] | None = None) -> dict:
+    """params of a tools/call: a real tool with valid or mutated arguments, or a random name.
+    known_ids (argument name -> ids that exist) makes id arguments often name real records."""
     if draw(st.integers(0, 9)) == 0:
         return {"name": draw(small_text | json_values), "arguments": draw(json_values)}
     name = draw(st.sampled_from(sorted(TOOLS)))
     arguments = draw(from_schema(TOOLS[name]))
+    if known_ids and draw(st.integers(0, 3)):
+        arguments = draw(with_known_ids(arguments, TOOLS[name].get("properties", {}), known_ids))
     if draw(st.booleans()):
         arguments = draw(mutated(arguments))
     params: dict[str, Any] = {"name": name, "arguments": arguments}

@@ -9,7 +9,9 @@ from hypothesis import strategies as st
 
 from vectis.app import MAX_BODY_BYTES
 
+from ..support.customer_leaks import foreign_records, mentioned_ids
 from .checks import assert_still_serving, check_mcp_reply, check_rpc_message, json_body
+from .server import SLUG
 from .strategies import (
     META_CLIENT_CAPS,
     META_VERSION,
@@ -130,6 +132,65 @@ def test_http_level_variations(fuzz_server, client, method, headers, with_token)
     if bad_framing and reply.status == 400 and not reply.body:
         return
     check_mcp_reply(reply)
+
+
+LEGACY = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+          "MCP-Protocol-Version": "2025-11-25"}
+# What the server answers when a tool reached outside the customer-scoped view (a defect).
+OUTSIDE_SCOPE = "is not available to a credential limited to some customers (request id"
+
+
+def restricted_call(client, server, params) -> tuple[object, object]:
+    message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params}
+    reply = client.request("POST", PATH, encode(message),
+                           {"Authorization": f"Bearer {server.restricted_token}", **LEGACY})
+    return reply, check_mcp_reply(reply, message)
+
+
+def stand_ins(value, ids: set[str]):
+    """value with each of ids replaced by an id of the same kind that does not exist."""
+    text = json.dumps(value)
+    for record_id in ids:
+        text = text.replace(record_id, record_id[:4] + "a" * 16)
+    return json.loads(text)
+
+
+@settings(settings.get_profile("fuzz"), max_examples=200)
+@given(data=st.data())
+def test_a_restricted_credential_never_receives_another_customers_record(fuzz_server, client, data):
+    """Arbitrary tool calls, their id arguments often naming real records of every customer, from
+    a credential limited to two customers: no answer, successful or not, holds a record of
+    another customer, and an error about another customer's record is word for word the error
+    about an id that does not exist."""
+    params = data.draw(tool_calls(fuzz_server.known_ids))
+    customers = fuzz_server.restricted_customers
+    db = fuzz_server.live.storage.db.tenant(SLUG)
+    reply, payload = restricted_call(client, fuzz_server, params)
+    result = payload.get("result") if isinstance(payload, dict) else None
+    if not isinstance(result, dict):
+        event("protocol error")
+        return
+    text = " ".join(c.get("text", "") for c in result.get("content", []))
+    assert OUTSIDE_SCOPE not in text, (params, text)
+    # An id the caller sent may come back (a not-found names it); nothing else of another customer.
+    leaked = fuzz_server.run(foreign_records(db, result, customers, sent=params))
+    assert not leaked, (params, leaked, text[:500])
+    sent_foreign = set(fuzz_server.run(foreign_records(db, params, customers)))
+    if not result["isError"]:
+        # A success may echo only a search query, never hand back a record it was asked for.
+        echoed = set(fuzz_server.run(foreign_records(db, result, customers)))
+        query = params.get("arguments", {}).get("query") if isinstance(params.get("arguments"), dict) else None
+        assert echoed <= mentioned_ids(query), (params, echoed)
+        event("restricted: success")
+        return
+    if not sent_foreign:
+        event("restricted: error")
+        return
+    # Refused for naming another customer's record: exactly as if that record did not exist.
+    _, unknown = restricted_call(client, fuzz_server, stand_ins(params, sent_foreign))
+    unknown_text = " ".join(c.get("text", "") for c in unknown["result"]["content"])
+    assert stand_ins(text, sent_foreign) == unknown_text, (params, text, unknown_text)
+    event("restricted: another customer's id refused")
 
 
 def test_still_serving_after_fuzzing(fuzz_server, client):

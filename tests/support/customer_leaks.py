@@ -40,8 +40,11 @@ def mentioned_ids(payload) -> set[str]:
     return {m.group(0) for m in ID_RE.finditer(json.dumps(payload))}
 
 
-async def foreign_records(db, payload, customers: frozenset[str]) -> dict[str, str]:
+async def foreign_records(db, payload, customers: frozenset[str], *, sent=None) -> dict[str, str]:
     """Ids in payload (any depth, any field, text included) owned by a customer outside
-    customers, with their owner. Empty when the payload is clean."""
-    return {record_id: owner for record_id, owner in (await owners(db, mentioned_ids(payload))).items()
-            if owner not in customers}
+    customers, with their owner. Empty when the payload is clean. Ids that `sent` (the request's
+    arguments) names are left out: echoing the caller's own id back tells it nothing (whether the
+    echo is the same as for an id that does not exist is for the caller to check)."""
+    echoed = mentioned_ids(sent) if sent is not None else set()
+    return {record_id: owner for record_id, owner in
+            (await owners(db, mentioned_ids(payload) - echoed)).items() if owner not in customers}
