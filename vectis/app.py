@@ -10,6 +10,7 @@ import tornado.web
 
 from .audit import AuditLog
 from .auth.bearer import BearerAuthenticator
+from .approvals.queue import Approvals
 from .config import Config, decode_key
 from .mcp import endpoint as mcp_endpoint
 from .mcp.dispatch import Dispatcher
@@ -55,6 +56,7 @@ class Services:
     client_metadata: ClientMetadataFetcher
     connections: Connections
     writes: WriteDispatcher
+    approvals: Approvals
     sync: SyncEngine
     scheduler: SyncScheduler | None
     rules_worker: RuleWorker | None
@@ -106,7 +108,8 @@ def make_services(config: Config, storage: Storage) -> Services:
         authenticator=BearerAuthenticator(storage, config.token_pepper, config.auth_cache_seconds,
                                           keys),
         signing_keys=keys, client_metadata=make_metadata_fetcher(config), connections=connections,
-        writes=writes, sync=sync, scheduler=scheduler,
+        writes=writes, approvals=Approvals(storage, writes, audit, decode_key(config.encryption_key)),
+        sync=sync, scheduler=scheduler,
         rules_worker=RuleWorker(storage, writes) if config.rules_worker == "on" else None,
         limiter=RateLimiter(storage), audit=audit, cursors=CursorCodec(config.cookie_secret),
         metrics=meter,

@@ -30,8 +30,11 @@ def http_client(**kwargs) -> httpx2.AsyncClient:
 
 
 @contextlib.asynccontextmanager
-async def mcp_session(url: str, token: str | None, *, mode: str = "auto", **client_kwargs):
+async def mcp_session(url: str, token: str | None, *, mode: str = "auto", elicitation_callback=None,
+                      **client_kwargs):
+    """elicitation_callback: answers the server's elicitations (the client then declares them)."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with http_client(headers=headers, **client_kwargs) as http:
-        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode,
+                          elicitation_callback=elicitation_callback) as client:
             yield client

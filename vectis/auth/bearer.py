@@ -104,6 +104,7 @@ class BearerAuthenticator:
             scopes=effective_scopes(pat["scopes"], user["role"]), expires_at=pat.get("expires_at"),
             elevated_until=pat.get("elevated_until"),
             customers=narrow(user.get("customers"), pat.get("customers")),
+            approval_policy=pat.get("approval_policy"),
         )
 
     async def _load_access_token(self, tenant: Tenant, token: str) -> Principal | None:

@@ -20,6 +20,8 @@ class Principal:
     client_id: str | None = None
     # None: every customer of the tenant; else only these (vectis.customer_scope).
     customers: frozenset[str] | None = None
+    # A credential may ask for more human approval of its writes than its tenant (approvals.policy).
+    approval_policy: str | None = None
 
     def live(self, now: datetime | None = None) -> bool:
         now = now or datetime.now(UTC)

@@ -99,7 +99,8 @@ async def issue_token(storage: Storage, config: Config, args) -> str:
     try:
         token, _ = await issue_pat(storage, config.token_pepper, args.slug, user, label=args.label,
                                    scopes=args.scopes, expires_days=args.expires_days,
-                                   max_expires_days=CLI_MAX_EXPIRES_DAYS, customers=customers)
+                                   max_expires_days=CLI_MAX_EXPIRES_DAYS, customers=customers,
+                                   approval_policy=args.approval)
     except IssueError as exc:
         if exc.field == "expires_days":
             raise AdminError(f"--expires-days must be between 1 and {CLI_MAX_EXPIRES_DAYS}") from None
@@ -342,6 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-days", type=int)
     p.add_argument("--customers", help="comma-separated customer ids (cus_…): narrow the token to "
                                        "these (within the operator's own); default the operator's")
+    p.add_argument("--approval", choices=("none", "customer_visible", "all"),
+                   help="ask for more human approval of this token's writes than the tenant's "
+                        "policy (never less: the stricter applies)")
     p.set_defaults(run=issue_token)
 
     p = sub.add_parser("revoke-token", help="revoke a token by id, display prefix, or value on stdin")
@@ -407,9 +411,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=seed_data)
 
     from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
+    from .admin_approvals import add_approval_commands
     from .admin_users import add_user_commands
     add_rule_commands(sub)
     add_user_commands(sub)
+    add_approval_commands(sub)
     for command in sub.choices.values():          # the configuration flags after the command too
         add_config_flags(command, suppress=True)
     return parser

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..approvals.policy import POLICIES
 from ..customer_scope import CustomerScopeError, existing, within
 from ..scopes import ScopeError, effective_scopes, parse_scopes
 from ..storage import Storage
@@ -58,15 +59,19 @@ async def check_customers(storage: Storage, slug: str, user: dict,
 
 async def issue_pat(storage: Storage, pepper: str, slug: str, user: dict, *, label: str, scopes,
                     expires_days: int | None, max_expires_days: int,
-                    customers: frozenset[str] | None = None) -> tuple[str, dict]:
+                    customers: frozenset[str] | None = None,
+                    approval_policy: str | None = None) -> tuple[str, dict]:
     """Create the token; returns (raw value, stored document). The raw value exists only here.
     customers: narrow the token to these (None: the user's own customer scope)."""
     if user.get("disabled", "user"):
         raise IssueError("the user is disabled", "user")
     label, scopes, expires_at = check_request(user, label, scopes, expires_days, max_expires_days)
     await check_customers(storage, slug, user, customers)
+    if approval_policy is not None and approval_policy not in POLICIES:
+        raise IssueError(f"approval policy must be one of {', '.join(POLICIES)}", "approval_policy")
     token = generate_pat()
     doc = await storage.pats.insert(slug, token_hash=hash_token(pepper, token),
                                     prefix=display_prefix(token), label=label, scopes=scopes,
-                                    user_id=user["_id"], expires_at=expires_at, customers=customers)
+                                    user_id=user["_id"], expires_at=expires_at, customers=customers,
+                                    approval_policy=approval_policy)
     return token, doc

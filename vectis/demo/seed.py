@@ -20,6 +20,8 @@ from .generator import demo_operators, generate_tenant
 from .rules import seed_demo_rules
 
 DEMO_TENANTS = {"acme": "Acme IT Services", "northwind": "Northwind Managed Services"}
+# Northwind shows human approval of AI writes; acme keeps the default (none).
+DEMO_APPROVAL_POLICIES = {"northwind": "customer_visible"}
 CREDENTIALS_FILE = "demo-credentials.json"
 
 
@@ -82,5 +84,10 @@ async def seed_demo(storage: Storage, config: Config) -> dict[str, dict[str, str
         marker = f"demo_rules_seeded:{slug}"
         if not await storage.bulk.get_meta(marker):
             await seed_demo_rules(storage, slug)
+            await storage.bulk.set_meta(marker, {"at": datetime.now(UTC)})
+    for slug, policy in DEMO_APPROVAL_POLICIES.items():
+        marker = f"demo_approval_policy:{slug}"    # once: an admin's later choice stands
+        if not await storage.bulk.get_meta(marker):
+            await storage.tenants.set_approval_policy(slug, policy)
             await storage.bulk.set_meta(marker, {"at": datetime.now(UTC)})
     return {slug: passwords[slug] for slug in DEMO_TENANTS}

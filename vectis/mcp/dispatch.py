@@ -81,7 +81,7 @@ class Dispatcher:
         return result
 
     async def tools_call(self, params: dict, ctx: RequestContext) -> dict:
-        result = await self.caller.call(ctx.tenant, ctx.principal, params, ctx.request_id)
+        result = await self.caller.call(ctx.tenant, ctx.principal, params, ctx.request_id, modern=ctx.modern)
         if not ctx.modern and ctx.version == "2025-03-26":
             result.pop("structuredContent", None)  # not defined before 2025-06-18
         return result

@@ -15,6 +15,7 @@ from cachetools import TTLCache
 from ..audit import audit_row
 from ..customer_scope import in_words
 from ..ratelimit import RateLimited
+from ..approvals.queue import BadRequestState, InputRequired, Mrtr
 from ..storage.scoped import OutsideScope
 from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor
@@ -22,6 +23,7 @@ from ..tools.registry import ToolContext, ToolError, ToolRegistry
 from .protocol import (
     ERROR_NAMES,
     INVALID_PARAMS,
+    META_CLIENT_CAPS,
     MFA_REQUIRED,
     RATE_LIMITED,
     HttpFailure,
@@ -56,12 +58,34 @@ def success_result(structured: dict) -> dict:
     return {"content": [{"type": "text", "text": text}], "structuredContent": structured, "isError": False}
 
 
+ELEVATE_KEY = "elevate"
+BAD_STATE = ("requestState is not valid for this call (altered, expired, or made for other arguments "
+             "or another credential). Call the tool again without it.")
+
+
+def mrtr_of(params: dict) -> Mrtr:
+    """The multi-round-trip parts of a 2026-07-28 tools/call: elicitation modes the client
+    declared (an empty `elicitation` object means form), its answers and the echoed state."""
+    meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+    caps = meta.get(META_CLIENT_CAPS) if isinstance(meta.get(META_CLIENT_CAPS), dict) else {}
+    elicitation = caps.get("elicitation")
+    modes = elicitation if isinstance(elicitation, dict) else None
+    responses = params.get("inputResponses")
+    state = params.get("requestState")
+    return Mrtr(form=modes is not None and ("form" in modes or not modes), url=bool(modes) and "url" in modes,
+                responses=responses if isinstance(responses, dict) else {},
+                state=state)
+
+
 class ToolCaller:
     def __init__(self, services, registry: ToolRegistry):
         self._services = services
         self.registry = registry
         # Which vendors each tenant has connected (the tools/list matrix), cached like tenants.
         self._vendors: TTLCache = TTLCache(maxsize=10_000, ttl=services.config.tenant_cache_seconds)
+        # The names a customer-scoped credential is told it sees, cached like tenants: a client
+        # that lists tools often costs no look-up each time.
+        self._scope_names: TTLCache = TTLCache(maxsize=10_000, ttl=services.config.tenant_cache_seconds)
 
     async def connected_vendors(self, slug: str) -> frozenset[str]:
         vendors = self._vendors.get(slug)
@@ -71,8 +95,11 @@ class ToolCaller:
 
     async def customer_notice(self, tenant, principal) -> str:
         """What a customer-scoped principal sees, in one paragraph for the model."""
-        storage = self._services.storage.scoped(principal.customers)
-        names = await storage.customers.names(tenant.slug, sorted(principal.customers))
+        key = (tenant.slug, principal.customers)
+        names = self._scope_names.get(key)
+        if names is None:
+            storage = self._services.storage.scoped(principal.customers)
+            names = self._scope_names[key] = await storage.customers.names(tenant.slug, sorted(principal.customers))
         return (f"This credential is limited to {in_words(principal.customers, names)}. Records of "
                 "other customers do not exist for it: lists, counts and searches leave them out and "
                 "their ids answer not found. Rules tools are not available to it (rules act on the "
@@ -101,7 +128,7 @@ class ToolCaller:
                          "elevationUrl": f"{tenant.origin}{path}?token={principal.credential_id}",
                          "credentialId": principal.credential_id})
 
-    async def call(self, tenant, principal, params: dict, request_id: str) -> dict:
+    async def call(self, tenant, principal, params: dict, request_id: str, *, modern: bool = False) -> dict:
         name = params.get("name")
         spec = self.registry.get(name) if isinstance(name, str) else None
         if spec is None:
@@ -109,8 +136,9 @@ class ToolCaller:
         started = time.perf_counter()
         status = "failed"
         try:
-            result = await self._call(spec, tenant, principal, params, request_id)
-            status = "error" if result.get("isError") else "success"
+            result = await self._call(spec, tenant, principal, params, request_id, mrtr_of(params) if modern else None)
+            status = ("input_required" if result.get("resultType") == "input_required"
+                      else "error" if result.get("isError") else "success")
             return result
         except RpcError as err:
             # Named like the audit statuses where there is one.
@@ -122,8 +150,8 @@ class ToolCaller:
         finally:
             self._services.metrics.tool_call(spec.name, status, time.perf_counter() - started)
 
-    async def _call(self, spec, tenant, principal, params: dict, request_id: str) -> dict:
-        missing = tuple(s for s in spec.scopes if s not in principal.scopes)
+    async def _call(self, spec, tenant, principal, params: dict, request_id: str, mrtr: Mrtr | None) -> dict:
+        missing = spec.missing_scopes(principal.scopes)
         actor = principal.audit_actor()
         if missing:
             await self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)})
@@ -150,6 +178,8 @@ class ToolCaller:
             return error_result(f"{spec.name} acts on the whole tenant, so it is not available to a "
                                 "credential limited to some customers.")
         if spec.requires_mfa and not principal.elevated():
+            if mrtr is not None and mrtr.url:
+                return await self._step_up(spec, tenant, principal, arguments, request_id, mrtr)
             await self._audit(tenant, spec, actor, "denied_mfa", request_id, {})
             raise self.mfa_required(tenant, principal, spec)
         started = time.perf_counter()
@@ -157,7 +187,8 @@ class ToolCaller:
         ctx = ToolContext(tenant=tenant, principal=principal,
                           storage=self._services.storage.scoped(principal.customers),
                           cursors=self._services.cursors, now=datetime.now(UTC), tool=spec.name,
-                          request_id=request_id, writes=self._services.writes)
+                          request_id=request_id, writes=self._services.writes,
+                          approvals=self._services.approvals, mrtr=mrtr)
         meta = None
         try:
             raw = await spec.handler(ctx, arguments)
@@ -165,6 +196,10 @@ class ToolCaller:
             structured = jsonable(dict(raw))
         except RpcError:
             raise
+        except InputRequired as asked:
+            return asked.result()     # audited by the approval gate
+        except BadRequestState:
+            raise RpcError(INVALID_PARAMS, BAD_STATE) from None
         except OutsideScope:
             # A tool reached for data the customer-scoped view does not hold: refused, and a
             # defect to fix (the view denies by default).
@@ -193,6 +228,28 @@ class ToolCaller:
             await self._audit(tenant, spec, actor, status, request_id, detail,
                               (time.perf_counter() - started) * 1000)
         return result
+
+    async def _step_up(self, spec, tenant, principal, arguments: dict, request_id: str, mrtr: Mrtr) -> dict:
+        """MFA elevation asked inline: a URL elicitation to the elevation page, and on the retry
+        (the credential elevated meanwhile) the call goes on; a decline ends as -32003."""
+        approvals = self._services.approvals
+        actor = principal.audit_actor()
+        if mrtr.state is not None:
+            try:
+                claims = approvals.check_state(tenant, principal, spec.name, arguments, mrtr.state)
+            except BadRequestState:
+                raise RpcError(INVALID_PARAMS, BAD_STATE) from None
+            answer = mrtr.responses.get(ELEVATE_KEY)
+            if claims.get("asks") == "elevate" and not (isinstance(answer, dict) and answer.get("action") == "accept"):
+                await self._audit(tenant, spec, actor, "denied_mfa", request_id, {"via": "inline", "declined": True})
+                raise self.mfa_required(tenant, principal, spec)
+        error = self.mfa_required(tenant, principal, spec)
+        await self._audit(tenant, spec, actor, "elevation_requested", request_id, {"via": "inline"})
+        return InputRequired({ELEVATE_KEY: {"method": "elicitation/create", "params": {
+            "mode": "url", "url": error.data["elevationUrl"],
+            "message": f"{spec.name} needs this credential elevated with a code from your authenticator "
+                       "app. Open the page, enter the code, then come back to continue."}}},
+            await approvals.step_up_state(tenant, principal, spec.name, arguments)).result()
 
     async def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None) -> None:
         """Reads are buffered; a write tool's row is stored before the call returns, and the call

@@ -5,6 +5,7 @@ from cachetools import LRUCache
 from pymongo import AsyncMongoClient
 
 from .alerts import AlertRepository
+from .approvals import ApprovalRepository
 from .assets import AssetRepository
 from .audit import AuditRepository
 from .bulk import BulkRepository
@@ -60,6 +61,7 @@ class Storage:
         self.oauth_codes = OAuthCodeRepository(self.db)
         self.oauth_grants = OAuthGrantRepository(self.db)
         self.signing_keys = SigningKeyRepository(self.db)
+        self.approvals = ApprovalRepository(self.db)
         self._scoped: LRUCache = LRUCache(maxsize=1024)
 
     def scoped(self, customers: frozenset[str] | None) -> Storage | ScopedStorage:

@@ -59,6 +59,11 @@ TENANT_INDEXES: dict[str, list[IndexModel]] = {
         _refs(),
         _search_terms(),
     ],
+    # Writes waiting for approval: the page lists pending ones oldest first, per requester too.
+    "approvals": [
+        IndexModel([("status", ASC), ("requested_at", ASC)], name="status_requested"),
+        IndexModel([("user_id", ASC), ("requested_at", DESC)], name="user_requested"),
+    ],
     "ticket_messages": [
         IndexModel([("ticket_id", ASC), ("created_at", DESC)], name="ticket_thread"),
         IndexModel([("refs.source_id", ASC), ("refs.external_id", ASC)], name="refs"),

@@ -16,7 +16,7 @@ class PatRepository:
 
     async def insert(self, slug: str, *, token_hash: str, prefix: str, label: str,
                      scopes: tuple[str, ...], user_id: str, expires_at: datetime | None,
-                     customers: frozenset[str] | None = None) -> dict:
+                     customers: frozenset[str] | None = None, approval_policy: str | None = None) -> dict:
         doc = {
             "_id": new_id("pat"), "token_hash": token_hash, "prefix": prefix, "label": label,
             "scopes": list(scopes), "user_id": user_id, "created_at": datetime.now(UTC),
@@ -24,6 +24,8 @@ class PatRepository:
             "elevated_until": None,
             # None: the user's customers; else narrowed to these (never wider: credentials.issue).
             "customers": None if customers is None else sorted(customers),
+            # None: the tenant's approval policy; else the stricter of the two (approvals.policy).
+            "approval_policy": approval_policy,
         }
         await self._pats(slug).insert_one(doc)
         return doc

@@ -68,6 +68,11 @@ class TenantRepository:
         result = await self._tenants.update_one({"_id": slug}, {"$set": {"status": status}})
         return result.matched_count == 1
 
+    async def set_approval_policy(self, slug: str, policy: str) -> dict | None:
+        """Which writes wait for a person (vectis.approvals.policy); checked by the caller."""
+        return await self._tenants.find_one_and_update(
+            {"_id": slug}, {"$set": {"settings.approval_policy": policy}}, return_document=ReturnDocument.AFTER)
+
     async def set_rate_limits(self, slug: str, limits: dict[str, int], reset: bool = False) -> dict | None:
         """Override some of the tenant's rate limits (calls per minute); reset drops every override."""
         update: dict = {"$unset": {"settings.rate_limits": ""}} if reset else {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from . import (
     alerts,
+    approval_tools,
     assets,
     audit_tools,
     customers,
@@ -18,7 +19,7 @@ from . import (
 from .registry import ToolRegistry
 
 TOOL_MODULES = (customers, tickets, search_tools, alerts, assets, finance, notes, rules, snapshot,
-                audit_tools, write_tools, run_rule)
+                audit_tools, write_tools, approval_tools, run_rule)
 
 
 def build_registry() -> ToolRegistry:

@@ -24,6 +24,8 @@ class ToolContext:
     tool: str = ""
     request_id: str = ""
     writes: Any = None     # vectis.writes.dispatcher.WriteDispatcher, for write tools
+    approvals: Any = None  # vectis.approvals.queue.Approvals: the human-approval gate of writes
+    mrtr: Any = None       # vectis.approvals.queue.Mrtr of a 2026-07-28 call, else None
 
 
 class ToolResult(dict):
@@ -65,7 +67,14 @@ class ToolSpec:
     self_audited: bool = False                 # the write dispatcher writes this tool's audit row
     # Acts on the whole tenant (rules): hidden from customer-scoped principals.
     tenant_wide: bool = False
+    any_scope: bool = False                    # one of `scopes` is enough (default: all of them)
     _validator: Any = field(default=None, repr=False, compare=False)
+
+    def missing_scopes(self, held: frozenset[str]) -> tuple[str, ...]:
+        """What a credential lacks to call this tool (empty when it may)."""
+        if self.any_scope:
+            return () if held & set(self.scopes) else self.scopes
+        return tuple(s for s in self.scopes if s not in held)
 
     @property
     def kind(self) -> str:
@@ -139,5 +148,5 @@ class ToolRegistry:
         """The tools a credential may call, in a deterministic (declaration) order: its scopes
         cover the tool's, a vendor tool needs one of its vendors connected (the matrix), and a
         customer-scoped credential sees no tenant-wide tool."""
-        return [s for s in self._specs.values() if scopes.issuperset(s.scopes)
+        return [s for s in self._specs.values() if not s.missing_scopes(scopes)
                 and (s.vendors is None or s.vendors & vendors) and not (restricted and s.tenant_wide)]

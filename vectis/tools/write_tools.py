@@ -7,7 +7,7 @@ from ..mcp.protocol import IDEMPOTENCY_CONFLICT, IDEMPOTENCY_IN_FLIGHT, RpcError
 from ..writes.actions import ALERT_VENDORS, PSA_VENDORS
 from ..writes.dispatcher import IdempotencyConflict, IdempotencyInFlight, WriteRequest
 from .registry import ToolContext, ToolError, ToolResult, ToolSpec
-from .schema import BOOL, STR, nullable, obj, object_id, out_obj, string
+from .schema import BOOL, STR, TIME, nullable, obj, object_id, out_obj, string
 
 PRIORITIES = ("low", "medium", "high", "critical")
 COMMON = {
@@ -26,6 +26,8 @@ OUTPUT = out_obj({
     "ticket": {"type": "object"}, "ticket_id": STR, "message_id": STR, "alert_id": STR,
     "status": STR, "internal": BOOL, "vendor_note_id": nullable(STR), "closed_at": nullable(STR),
     "request_id": STR,
+    # A write waiting for a person (approvals.queue): its handle and where to approve it.
+    "approval_id": STR, "approval_url": STR, "expires_at": TIME, "next_step": STR,
 }, ("vendor",))
 
 
@@ -39,6 +41,10 @@ def _handler(action: str):
                                dry_run=bool(arguments.get("dry_run", False)),
                                idempotency_key=arguments.get("idempotency_key"),
                                customers=principal.customers)
+        gated = await ctx.approvals.gate(ctx, request, arguments)
+        if isinstance(gated, dict):      # waiting in the approval queue
+            return gated
+        request = gated
         try:
             outcome = await ctx.writes.execute(request)
         except IdempotencyConflict:

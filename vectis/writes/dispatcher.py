@@ -81,14 +81,31 @@ class WriteDispatcher:
         self._done: TTLCache = TTLCache(maxsize=20_000, ttl=24 * 3600)
         self._process = secrets.token_hex(6)
 
+    def _context(self, req: WriteRequest) -> WriteContext:
+        # The target is looked up through the caller's customer scope, before any vendor call
+        # (dry runs too): outside it, a target is not found.
+        return WriteContext(slug=req.slug, storage=self._storage, connections=self._connections,
+                            actor=req.actor, now=datetime.now(UTC), lookup=self._storage.scoped(req.customers))
+
+    @staticmethod
+    def _plan_view(req: WriteRequest, resolved: Resolved, calls) -> dict:
+        return {"dry_run": True, "action": req.action, **resolved.summary(),
+                "target": resolved.target, "requests": [c.view() for c in calls]}
+
+    async def plan(self, req: WriteRequest) -> dict:
+        """What the write would send (a dry run's answer) without an audit row: the plan a
+        person approves. Raises ToolError when it cannot be planned."""
+        try:
+            resolved = await ACTIONS[req.action].resolve(self._context(req), req.params)
+            calls = await resolved.connector.plan(resolved.verb, resolved.draft)
+        except (ToolError, VerbUnsupported, VendorError) as exc:
+            raise ToolError(exc.describe(req.slug) if isinstance(exc, VendorError) else str(exc)) from None
+        return self._plan_view(req, resolved, calls)
+
     async def execute(self, req: WriteRequest) -> WriteOutcome:
         started = time.perf_counter()
         action = ACTIONS[req.action]
-        now = datetime.now(UTC)
-        # The target is looked up through the caller's customer scope, before any vendor call
-        # (dry runs too): outside it, a target is not found.
-        ctx = WriteContext(slug=req.slug, storage=self._storage, connections=self._connections,
-                           actor=req.actor, now=now, lookup=self._storage.scoped(req.customers))
+        ctx = self._context(req)
         args_hash = arguments_hash(req.action, req.params)
         record_id = None
         if req.idempotency_key is not None and not req.dry_run:
@@ -105,8 +122,7 @@ class WriteDispatcher:
             await self._write_row(req, "error", None, {"reason": message[:300]}, started)
             return WriteOutcome("error", message=message, retryable=isinstance(exc, VendorError))
         if req.dry_run:
-            structured = {"dry_run": True, "action": req.action, **resolved.summary(),
-                          "target": resolved.target, "requests": [c.view() for c in calls]}
+            structured = self._plan_view(req, resolved, calls)
             await self._write_row(req, "dry_run", resolved.target,
                                   {**self._vendor_detail(resolved), "requests": [c.view() for c in calls]},
                                   started)
