@@ -195,3 +195,20 @@ async def test_step_up_is_a_url_elicitation_for_modern_clients(tenant, http):
     status, body, _ = await rpc(http, tenant.url, tenant.token, "tools/call",
                                 {"name": "close_ticket", "arguments": {"ticket_id": ticket["_id"]}})
     assert body["error"]["code"] == -32003
+
+
+async def test_sdk_client_in_legacy_mode_gets_the_queue(tenant):
+    ticket = await open_ticket(tenant)
+    sim = tenant.sim("psa")
+    before = vendor_writes(sim)
+
+    async def never(context, params):   # a 2025 session never receives an inline question
+        raise AssertionError("no elicitation expected")
+
+    async with mcp_session(tenant.url, tenant.token, mode="legacy", elicitation_callback=never) as client:
+        result = await client.call_tool("reply_to_ticket", {"ticket_id": ticket["_id"], "body": "Legacy."})
+        assert result.is_error is False
+        pending = result.structured_content
+        assert pending["status"] == "pending_approval" and vendor_writes(sim) == before
+        followed = await client.call_tool("get_write_status", {"approval_id": pending["approval_id"]})
+        assert followed.structured_content["status"] == "pending"
