@@ -56,6 +56,7 @@ class Config:
     auth_cache_seconds: float
     allowed_origins: str
     write_lease_seconds: float
+    approval_expiry_hours: int
     sync_interval_seconds: float
     sync_concurrency: int
     rules_worker: str

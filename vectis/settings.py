@@ -146,6 +146,10 @@ SETTINGS: tuple[Setting, ...] = (
             "process died) another process looks the effect up at the vendor and finishes it. "
             "Keep it above the vendor call budget (3 attempts × 20 s).",
             check=lambda v: None if v >= 1 else "must be at least 1 second"),
+    Setting("approval_expiry_hours", int, 24,
+            "How long a write waiting for a person's approval (the queue on /account/approvals) "
+            "stays approvable; after that it expires and nothing is sent.",
+            check=lambda v: None if 1 <= v <= 720 else "must be 1 to 720 hours"),
     Setting("sync_interval_seconds", float, 300.0,
             "How often each connected source is synced (customers, tickets, alerts, devices, …). "
             "Failed runs back off exponentially up to an hour. 0 turns the scheduler off (the "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .account import AccountMcpHandler, ElevateTokenHandler, IssueTokenHandler, RevokeTokenHandler
+from .approvals import ApprovalsHandler, DecideHandler, PolicyHandler
 from .base import StaticHandler
 from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
 from .rules import ReplayExecutionHandler, RulesHandler, ToggleRuleHandler
@@ -14,6 +15,9 @@ default_handlers = [
     (r"/account/mcp/tokens", IssueTokenHandler),
     (r"/account/mcp/revoke", RevokeTokenHandler),
     (r"/account/mcp/elevate", ElevateTokenHandler),
+    (r"/account/approvals", ApprovalsHandler),
+    (r"/account/approvals/decide", DecideHandler),
+    (r"/account/approvals/policy", PolicyHandler),
     (r"/account/mfa", AccountMfaHandler),
     (r"/account/mfa/confirm", ConfirmMfaHandler),
     (r"/account/mfa/disable", DisableMfaHandler),
