@@ -203,3 +203,31 @@ async def test_other_tenants_execution_is_not_found(live_server, http, seeded):
             assert theirs["_id"] in await resp.text()
     _, body = await get_page(http, live_server)
     assert theirs["_id"] not in body and "Theirs" not in body
+
+
+async def test_customer_limited_operator_can_neither_see_nor_change_rules(live_server, http, seeded):
+    storage = live_server.storage
+    admin = await storage.users.by_email("acme", ADMIN)
+    # A limit of customers that do not exist still limits: deny by default, not "no customers known".
+    await storage.users.set_customers("acme", admin["_id"], frozenset({"cus_coowned0001"}))
+    await sign_in(http, live_server, "acme", ADMIN)
+    status, body = await get_page(http, live_server)
+    assert status == 403 and "Rules are not available to your account" in body
+    assert "limited to some customers" in body
+    page = parse(body)
+    assert "Quiet rule" not in body and seeded["disk"]["_id"] not in body
+    assert not [k for k in page.by_id if k.startswith(("rule-", "execution-", "dlq-"))]
+    assert (await get_page(http, live_server, "/rules?status=dead_letter"))[0] == 403
+    token = page.form("/signout").fields["_csrf"]
+    dead = seeded["executions"]["dead_letter"]["_id"]
+    toggle = {"_csrf": token, "rule_id": seeded["disk"]["_id"], "enabled": "false"}
+    status, _, body = await post(http, live_server, "/rules/toggle", toggle)
+    assert status == 403 and "Rules are not available to your account" in body
+    status, _, _ = await post(http, live_server, "/rules/replay", {"_csrf": token, "execution_id": dead})
+    assert status == 403
+    assert (await storage.rules.get("acme", seeded["disk"]["_id"]))["enabled"] is True
+    assert (await storage.rules.get_execution("acme", dead))["status"] == "dead_letter"
+    assert not [r for r in await storage.audit.recent("acme") if r["action"].startswith("rule.")]
+    # Lifting the limit gives the rules back at the next page of the same session.
+    await storage.users.set_customers("acme", admin["_id"], None)
+    assert (await get_page(http, live_server))[0] == 200

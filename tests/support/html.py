@@ -11,6 +11,8 @@ class Form:
     method: str
     fields: dict[str, str] = field(default_factory=dict)       # hidden/text inputs, last wins
     checkboxes: list[str] = field(default_factory=list)         # values of name="scope" boxes
+    choices: dict[str, list[str]] = field(default_factory=dict)  # other checkboxes and radios, by name
+    checked: dict[str, list[str]] = field(default_factory=dict)  # those of them checked
 
 
 class _Reader(HTMLParser):
@@ -27,8 +29,12 @@ class _Reader(HTMLParser):
             self._form = Form(action=a.get("action", ""), method=a.get("method", "get").lower())
             self.forms.append(self._form)
         elif tag == "input" and self._form is not None and a.get("name"):
-            if a.get("type") == "checkbox":
+            if a.get("type") == "checkbox" and a["name"] == "scope":
                 self._form.checkboxes.append(a.get("value", ""))
+            elif a.get("type") in ("checkbox", "radio"):
+                self._form.choices.setdefault(a["name"], []).append(a.get("value", ""))
+                if "checked" in a:
+                    self._form.checked.setdefault(a["name"], []).append(a.get("value", ""))
             else:
                 self._form.fields[a["name"]] = a.get("value", "")
         if a.get("id"):

@@ -20,7 +20,8 @@ import tornado.web
 
 from ..audit import audit_row
 from ..scopes import ALL_SCOPES, READ_SCOPES, ROLE_SCOPES
-from ..web.pages.base import PageHandler
+from ..web.pages.base import CSP, PageHandler
+from ..web.pages.scope_words import names_for, scope_view
 from .clients import OAuthClient, resolve_client
 from .grants import Grants
 from .redirects import is_loopback_redirect, redirect_host, redirect_matches
@@ -29,6 +30,8 @@ from .resource import resource_matches
 CHALLENGE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 TXN_MINUTES = 10
 MAX_STATE = 2000
+_CSP_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*")
+_CSP_AUTHORITY = re.compile(r"[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
 
 
 class AuthorizeError(Exception):
@@ -58,6 +61,20 @@ def _requested_scopes(value: str | None) -> tuple[str, ...]:
     return known or READ_SCOPES
 
 
+def form_action_source(redirect_uri: str) -> str:
+    """A CSP source for a validated redirect URI: its origin, or its scheme for a private-use
+    scheme (and for an IPv6 literal, which a CSP host cannot name)."""
+    scheme, _, rest = redirect_uri.partition(":")
+    scheme = scheme.lower()
+    if not _CSP_SCHEME.fullmatch(scheme):
+        return ""
+    if rest.startswith("//"):
+        authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+        if _CSP_AUTHORITY.fullmatch(authority):
+            return f"{scheme}://{authority}"
+    return f"{scheme}:"
+
+
 class AuthorizeHandler(PageHandler):
     async def get(self) -> None:
         args = {k: v[-1].decode("utf-8", "replace") for k, v in self.request.query_arguments.items()}
@@ -77,7 +94,7 @@ class AuthorizeHandler(PageHandler):
         if self.current_user is None:
             self.redirect("/signin?" + urlencode({"next": self.request.uri}), status=303)
             return
-        self._render_consent(client, request)
+        await self._render_consent(client, request)
 
     async def post(self) -> None:
         if self.current_user is None:
@@ -170,9 +187,18 @@ class AuthorizeHandler(PageHandler):
         return AuthRequest(**data)
 
     # --- answers ---------------------------------------------------------------------------------
-    def _render_consent(self, client: OAuthClient, request: AuthRequest) -> None:
+    async def _render_consent(self, client: OAuthClient, request: AuthRequest) -> None:
         allowed = self._allowed(request.scopes)
+        # The grant stores no customer limit: verification reads the user's (auth.bearer), so
+        # what the page says holds for as long as the user's limit does.
+        limit = self.customer_limit
+        names = await names_for(self.services.storage, self.tenant.slug, limit)
+        # The approval is a form posted here and answered by a redirect to the client; browsers
+        # hold that redirect to form-action too, so the client's origin must be in it.
+        self.set_header("Content-Security-Policy", CSP.replace(
+            "form-action 'self'", f"form-action 'self' {form_action_source(request.redirect_uri)}"))
         self.render("oauth_consent.html", title="Allow access", client=client,
+                    reach=scope_view(limit, names),
                     redirect_host=redirect_host(request.redirect_uri),
                     loopback=is_loopback_redirect(request.redirect_uri), allowed=allowed,
                     unavailable=[s for s in request.scopes if s not in allowed],

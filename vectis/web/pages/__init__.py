@@ -24,5 +24,5 @@ default_handlers = [
     (r"/rules", RulesHandler),
     (r"/rules/toggle", ToggleRuleHandler),
     (r"/rules/replay", ReplayExecutionHandler),
-    (r"/static/(pages\.css|copy\.js)", StaticHandler),
+    (r"/static/(pages\.css|copy\.js|customers\.js)", StaticHandler),
 ]

@@ -11,8 +11,10 @@ from ...audit import audit_row
 from ...config import decode_key
 from ...credentials import mfa
 from ...credentials.issue import MAX_LABEL_LENGTH, IssueError, issue_pat
+from ...customer_scope import CustomerScopeError, narrow, parse_customer_ids
 from ...scopes import ALL_SCOPES, ROLE_SCOPES
 from .base import PageHandler
+from .scope_words import names_for, scope_view
 from .signin import operator_actor
 from .snippets import all_snippets
 
@@ -20,6 +22,13 @@ MAX_EXPIRES_DAYS = 365
 ELEVATION = timedelta(minutes=15)
 ENROLL_FIRST = "Set up two-factor authentication on /account/mfa before elevating a token."
 NOTICES = {"revoked": "Access revoked.", "elevated": "Elevated for 15 minutes."}
+# The picker lists this many customers at most (by name); a larger tenant finds the rest by name
+# on the server. Two thousand labelled checkboxes are about 300 kB of HTML.
+PICKER_LIMIT = 2000
+MAX_FIND = 100
+BOTH_CHOSEN = ("You ticked customers but chose \u201cAll customers\u201d. Choose \u201cOnly these "
+               "customers\u201d to limit the token to them, or untick them.")
+NONE_TICKED = "Tick at least one customer, or choose \u201cAll customers\u201d."
 
 
 def token_status(pat: dict, now: datetime) -> str:
@@ -37,22 +46,55 @@ class AccountPage(PageHandler):
         role_scopes = ROLE_SCOPES.get(self.current_user["role"], frozenset())
         return [s for s in ALL_SCOPES if s in role_scopes]
 
+    async def picker(self, find: str, chosen: list[str]) -> tuple[list[tuple[str, str]], bool]:
+        """The customers a new token may be limited to, (id, name) by name, and whether that is
+        all of them. Only the operator's own customers when they are restricted."""
+        storage, slug, limit = self.services.storage, self.tenant.slug, self.customer_limit
+        if limit is not None:
+            names = await storage.customers.names(slug, sorted(limit))
+            rows = [(c, n) for c, n in names.items() if find.casefold() in n.casefold()]
+            complete = True
+        else:
+            docs, more = await storage.customers.page(slug, name=find or None, status=None,
+                                                      limit=PICKER_LIMIT, after=None)
+            rows, complete = [(d["_id"], d.get("name", "")) for d in docs], more is None
+        # Ticked customers stay in the list when a form comes back with an error.
+        missing = [c for c in chosen if c not in {r[0] for r in rows}]
+        if missing:
+            extra = await storage.customers.names(slug, missing)
+            rows += [(c, n) for c, n in extra.items() if limit is None or c in limit]
+        # Ticked ones first: in a list of hundreds they would otherwise be out of sight.
+        ticked = set(chosen)
+        return sorted(rows, key=lambda r: (r[0] not in ticked, r[1].casefold(), r[0])), complete
+
     async def render_account(self, *, status: int = 200, error: str | None = None,
-                             form: dict | None = None, selected: str | None = None) -> None:
+                             error_field: str | None = None, form: dict | None = None,
+                             selected: str | None = None) -> None:
         storage, slug, user_id = self.services.storage, self.tenant.slug, self.current_user["_id"]
         pats = await storage.pats.for_user(slug, user_id)
         grants = await storage.oauth_grants.for_user(slug, user_id)
         now = datetime.now(UTC)
+        form = form or {"label": "", "scopes": [], "expires_days": "", "customer_mode": "all",
+                        "customers": []}
+        find = self.get_query_argument("find", "").strip()[:MAX_FIND]
+        picker, complete = await self.picker(find, form["customers"])
+        limit = self.customer_limit
+        # A credential sees its user's customers narrowed by its own limit (auth.bearer).
+        effective = {c["_id"]: narrow(limit, c.get("customers")) for c in [*pats, *grants]}
+        names = await names_for(storage, slug, limit, *effective.values())
         self.set_status(status)
-        self.render("account_mcp.html", title="MCP access", error=error,
+        self.render("account_mcp.html", title="MCP access", error=error, error_field=error_field,
                     notice=NOTICES.get(self.get_query_argument("done", "")),
                     tokens=[(pat, token_status(pat, now)) for pat in pats],
                     grants=[g for g in grants if _aware(g["expires_at"]) > now],
-                    scopes=self.allowed_scopes(), form=form or {"label": "", "scopes": [], "expires_days": ""},
+                    scopes=self.allowed_scopes(), form=form,
                     max_label=MAX_LABEL_LENGTH, max_days=MAX_EXPIRES_DAYS,
                     cache_seconds=self.services.config.auth_cache_seconds,
                     mfa_enrolled=bool(self.current_user.get("mfa")),
-                    selected=selected or self.get_query_argument("token", ""))
+                    selected=selected or self.get_query_argument("token", ""),
+                    limit=scope_view(limit, names), picker=picker, picker_complete=complete,
+                    picker_limit=PICKER_LIMIT, find=find,
+                    reach={cid: scope_view(scope, names) for cid, scope in effective.items()})
 
     async def owned_credential(self, credential_id: str) -> str:
         """'pat' or 'oauth' for a credential of the signed-in operator; 404 for anything else."""
@@ -81,27 +123,64 @@ class IssueTokenHandler(AccountPage):
     async def post(self) -> None:
         form = {"label": self.get_body_argument("label", ""),
                 "scopes": self.get_body_arguments("scope"),
-                "expires_days": self.get_body_argument("expires_days", "").strip()}
+                "expires_days": self.get_body_argument("expires_days", "").strip(),
+                "customer_mode": self.get_body_argument("customer_mode", "all"),
+                "customers": self.get_body_arguments("customer")[:500]}
         try:
             days = int(form["expires_days"]) if form["expires_days"] else None
         except ValueError:
             await self.render_account(status=400, error="Expiry must be a whole number of days.", form=form)
             return
         try:
+            customers = self.chosen_customers(form, self.customer_limit)
+        except CustomerScopeError as exc:
+            await self.render_account(status=400, error=str(exc), error_field="customers", form=form)
+            return
+        try:
+            # issue_pat refuses customers outside the operator's own limit, and unknown ones.
             token, pat = await issue_pat(
                 self.services.storage, self.services.config.token_pepper, self.tenant.slug,
                 self.current_user, label=form["label"], scopes=form["scopes"], expires_days=days,
-                max_expires_days=MAX_EXPIRES_DAYS)
+                max_expires_days=MAX_EXPIRES_DAYS, customers=customers)
         except IssueError as exc:
-            await self.render_account(status=400, error=str(exc).capitalize() + ".", form=form)
+            await self.render_account(status=400, error=str(exc)[:1].upper() + str(exc)[1:] + ".",
+                                      error_field=exc.field, form=form)
             return
         await self.audit("token.issued", {"kind": "pat", "id": pat["_id"]},
                          {"label": pat["label"], "scopes": pat["scopes"], "prefix": pat["prefix"],
-                          "expires_at": pat["expires_at"]})
+                          "expires_at": pat["expires_at"], "customers": pat.get("customers")})
+        scope = narrow(self.customer_limit, pat.get("customers"))
+        names = await names_for(self.services.storage, self.tenant.slug, scope)
         # Rendered in this response, never after a redirect: a reload must not show it again.
         url = self.tenant.mcp_resource
         self.render("token_issued.html", title="Token created", token=token, pat=pat, mcp_url=url,
-                    snippets=all_snippets(url, token))
+                    snippets=all_snippets(url, token), reach=scope_view(scope, names),
+                    follows_user=pat.get("customers") is None and self.customer_limit is not None)
+
+    @staticmethod
+    def chosen_customers(form: dict, limit: frozenset[str] | None) -> frozenset[str] | None:
+        """None for "All customers" (the operator's own limit), else the ticked ones. issue_pat
+        checks them again, with the tenant's customers; this says it in the operator's terms."""
+        if form["customer_mode"] not in ("all", "only"):
+            raise CustomerScopeError("Choose \u201cAll customers\u201d or \u201cOnly these customers\u201d.")
+        if form["customer_mode"] == "all":
+            # Ticked boxes under "All customers" are a contradiction, not something to guess at.
+            if form["customers"]:
+                raise CustomerScopeError(BOTH_CHOSEN)
+            return None
+        if not form["customers"]:
+            raise CustomerScopeError(NONE_TICKED)
+        try:
+            chosen = parse_customer_ids(form["customers"])
+        except CustomerScopeError as exc:
+            raise CustomerScopeError(str(exc)[:1].upper() + str(exc)[1:] + ".") from None
+        # Checked before existence, so a restricted operator learns nothing about other customers.
+        outside = sorted(chosen - limit) if limit is not None else []
+        if outside:
+            raise CustomerScopeError(
+                f"Not among the customers your account is limited to: {', '.join(outside[:5])}. "
+                "A token can be limited to fewer customers than your account, never more.")
+        return chosen
 
 
 class RevokeTokenHandler(AccountPage):

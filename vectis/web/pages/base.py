@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import tornado.web
 
+from ...customer_scope import CustomerScope, narrow
 from ..base import UNKNOWN_HOST_BODY, TenantHandler, json_bytes
 from ..inflight import CountedHandler
 
@@ -106,6 +107,15 @@ class PageHandler(TenantHandler):
         if now - session["last_seen_at"] >= TOUCH_INTERVAL:
             await storage.sessions.touch(slug, session_id, now)
         self.session_id, self.session, self.current_user = session_id, session, user
+
+    @property
+    def customer_limit(self) -> CustomerScope:
+        """The signed-in operator's customers (None: all). The user is read again at every request,
+        so a restriction set by an administrator applies to open sessions at their next page.
+        Without a signed-in user: no customer."""
+        if self.current_user is None:
+            return frozenset()
+        return narrow(self.current_user.get("customers"))
 
     async def start_session(self, user: dict) -> None:
         if self.session_id is not None:

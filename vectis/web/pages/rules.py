@@ -1,6 +1,7 @@
 """/rules: the tenant's rules (enable, disable), their recent executions and the dead-letter queue
 (replay). Every role may look; only roles that can hold write scopes may change anything, since
-an enabled rule or a replayed execution acts at the vendors."""
+an enabled rule or a replayed execution acts at the vendors. An operator limited to some customers
+may do neither: rules read and act across every customer of the tenant."""
 from __future__ import annotations
 
 import tornado.web
@@ -16,6 +17,10 @@ RECENT = 50
 NOTICES = {"enabled": "Rule enabled.", "disabled": "Rule disabled.",
            "replayed": "Execution queued again with fresh attempts."}
 READ_ONLY = "Your role can view rules but not change them."
+CUSTOMER_LIMITED = ("Rules act on every customer of this tenant: their triggers, conditions and "
+                    "executions show other customers' tickets and alerts, and an enabled rule acts on "
+                    "them. Your account is limited to some customers, so it cannot see or change "
+                    "rules. An administrator of this tenant can.")
 
 
 def rule_row(rule: dict) -> dict:
@@ -30,6 +35,14 @@ def rule_row(rule: dict) -> dict:
 
 class RulesPage(PageHandler):
     requires_session = True
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        # Refused before any handler runs, so no rule, execution or toggle is reachable (GET or POST).
+        if not self._finished and self.current_user is not None and self.customer_limit is not None:
+            self.set_status(403)
+            self.render("error.html", title="Rules are not available to your account",
+                        message=CUSTOMER_LIMITED)
 
     @property
     def can_change(self) -> bool:
