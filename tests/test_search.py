@@ -1,14 +1,18 @@
 """Trigram search: pg_trgm rules, the stored trigrams, and index-served search on a real server."""
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
+import time
+from collections import Counter
 
 import pytest
 
 from vectis.ids import new_id
 from vectis.search import (
     SEARCH_FIELDS,
+    best_possible_similarity,
     min_shared,
     probe_trigrams,
     score,
@@ -18,7 +22,8 @@ from vectis.search import (
     trigrams,
     with_search_terms,
 )
-from vectis.storage.search import Progress, probe_pipeline, reading_batches, settled
+from vectis.search.trigram import text_similarity
+from vectis.storage.search import FREQUENCY_TTL_SECONDS, Progress, probe_pipeline, reading_batches, settled
 
 # --- pg_trgm rules -------------------------------------------------------------------------------
 
@@ -431,19 +436,52 @@ async def test_ties_with_the_cap_read_in_ids_equal_a_full_scan(storage):
     assert outcome.documents_read < len(holders)
 
 
+class PlainProgress(Progress):
+    """Progress with the plain cap: a document lacking r of q trigrams scores at most (q - r) / q."""
+
+    def best(self, lacking: int) -> float:
+        return (len(self.ordered) - lacking) / len(self.ordered)
+
+
 def test_settled_needs_ties_past_the_limit_th_hit():
     hits = {"b": 0.6, "d": 0.6, "a": 0.4}
+    q10 = [f"t{i}" for i in range(10)]
     # q = 10, 4 trigrams read: an unread document scores at most 0.6, so ties are possible...
-    assert not settled(hits, 2, Progress(10, full=4))
+    assert not settled(hits, 2, PlainProgress(q10, full=4), 0.3)
     # ...unless the 5th trigram's holders were read through the 2nd hit's id ("d"): those up to
     # it lack 5 trigrams (<= 0.5), and those after it can only tie and rank after it.
-    assert settled(hits, 2, Progress(10, full=4, upper="d", upper_inclusive=True))
-    assert not settled(hits, 2, Progress(10, full=4, upper="d"))        # "d" itself not read
-    assert not settled(hits, 2, Progress(10, full=4, upper="c", upper_inclusive=True))
-    assert settled(hits, 2, Progress(10, full=5))
-    assert not settled(hits, 3, Progress(10, full=6))                   # 0.4 == the cap
-    assert settled(hits, 3, Progress(10, full=7))
-    assert not settled(hits, 4, Progress(10, full=10))                  # too few hits
+    assert settled(hits, 2, PlainProgress(q10, full=4, upper="d", upper_inclusive=True), 0.3)
+    assert not settled(hits, 2, PlainProgress(q10, full=4, upper="d"), 0.3)       # "d" itself not read
+    assert not settled(hits, 2, PlainProgress(q10, full=4, upper="c", upper_inclusive=True), 0.3)
+    assert settled(hits, 2, PlainProgress(q10, full=5), 0.3)
+    assert not settled(hits, 3, PlainProgress(q10, full=6), 0.3)                  # 0.4 == the cap
+    assert settled(hits, 3, PlainProgress(q10, full=7), 0.3)
+    # Too few hits: every unread document must fall under the threshold.
+    assert not settled(hits, 4, PlainProgress(q10, full=7), 0.3)
+    assert settled(hits, 4, PlainProgress(q10, full=8), 0.3)
+
+
+def test_the_cap_counts_the_trigrams_a_word_cannot_do_without():
+    query = trigrams("BPM-LT046")        # 10 trigrams; the best hits hold the word "lt046": 0.6
+    rest = sorted(query - {"bpm", " bp", "pm ", "t04", "046"})   # "  b", "  l", " lt", "lt0", "46 "
+    # Lacking those 5, a text may share the other 5, but "lt0" must go on with a trigram outside
+    # the query, "46 " must be reached by one, and so must "  b"'s word: at most 5 / (10 + 3).
+    assert best_possible_similarity(rest, len(query)) == 5 / 13 < 0.4
+    assert text_similarity(query, "lt0x bz x46") <= 5 / 13
+    assert best_possible_similarity(sorted(query), len(query)) == 1.0
+    assert best_possible_similarity([], len(query)) == 0.0
+
+
+@pytest.mark.parametrize("alphabet", ["ab", "abc", "ab1", "abcd", "xyzab"])
+def test_the_cap_bounds_every_text(alphabet):
+    # Over tiny alphabets words share and repeat trigrams in every possible way.
+    rng = random.Random(alphabet)
+    for _ in range(3000):
+        query = " ".join("".join(rng.choices(alphabet, k=rng.randint(1, 6))) for _ in range(rng.randint(1, 3)))
+        text = " ".join("".join(rng.choices(alphabet, k=rng.randint(1, 7))) for _ in range(rng.randint(1, 4)))
+        q = trigrams(query)
+        available = (q & trigrams(text)) | {t for t in q if rng.random() < 0.3}
+        assert text_similarity(q, text) <= best_possible_similarity(available, len(q)), (query, text, available)
 
 
 async def test_a_score_equal_to_the_threshold_is_a_match(acme):
@@ -480,6 +518,17 @@ async def test_results_follow_document_changes(acme):
     assert "tkt_0002" not in ids(await acme.search.search("acme", "tickets", "alice.jones@contoso.com"))
     assert ids(await acme.search.search("acme", "tickets", "battery")) == ["tkt_0002"]
     assert ids(await acme.search.search("acme", "tickets", "tailspin")) == ["tkt_0002"]
+
+
+async def test_stale_frequencies_are_refreshed_in_the_background(acme):
+    repo = acme.search
+    expected = ids(await repo.search("acme", "tickets", "printer"))
+    (key, (counts, _)), = repo._frequencies.items()
+    assert counts["rin"] == 3    # the sample holds all 8 tickets: exact counts
+    repo._frequencies[key] = (Counter(), time.monotonic() - FREQUENCY_TTL_SECONDS - 1)
+    assert ids(await repo.search("acme", "tickets", "printer")) == expected   # served meanwhile
+    await asyncio.gather(*repo._refreshing.values())
+    assert repo._frequencies[key][0] == counts and not repo._refreshing
 
 
 async def test_insert_missing_never_rewrites_existing_trigrams(acme):

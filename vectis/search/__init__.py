@@ -10,6 +10,7 @@ from .fields import (
 )
 from .trigram import (
     DEFAULT_THRESHOLD,
+    best_possible_similarity,
     best_similarity,
     min_shared,
     probe_trigrams,
@@ -21,7 +22,8 @@ from .trigram import (
 )
 
 __all__ = [
-    "DEFAULT_THRESHOLD", "SEARCH_CATEGORIES", "SEARCH_FIELDS", "SEARCH_TERMS_FIELD", "best_similarity",
+    "DEFAULT_THRESHOLD", "SEARCH_CATEGORIES", "SEARCH_FIELDS", "SEARCH_TERMS_FIELD", "best_possible_similarity",
+    "best_similarity",
     "min_shared", "probe_trigrams", "rarest_first", "score", "search_terms", "search_terms_update", "searchable_texts",
     "similarity", "trigrams", "with_search_terms", "words",
 ]

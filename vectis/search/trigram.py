@@ -6,6 +6,7 @@ the number of shared trigrams over the number of distinct trigrams in either str
 """
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -143,3 +144,78 @@ def probe_trigrams(query_trigrams: Iterable[str], needed: int,
     """
     ordered = rarest_first(query_trigrams, frequencies)
     return ordered[:max(len(ordered) - needed + 1, 1)]
+
+
+# Past this many trigrams, best_possible_similarity falls back to the plain bound (subsets grow
+# as 2^n; the queries that need the bound have about 10).
+STRUCTURE_LIMIT = 12
+
+
+def best_possible_similarity(available: Iterable[str], query_size: int) -> float:
+    """An upper bound on the similarity (score) with a query of query_size trigrams of any text
+    whose only query trigrams are among `available`.
+
+    The plain bound is len(available) / query_size: a text made only of them. But trigrams come
+    from words: each word's trigrams are a walk over two-character nodes ("  " -> " w" -> "wo" ...
+    -> "d "), one trigram per step. For a text sharing the set S with the query: every trigram of
+    S that does not start a word ("  x") is preceded in its word by a trigram ending in the node
+    it starts from; if no trigram of S ends there, that one is not a query trigram. Likewise
+    every trigram of S that does not end a word ("xy ") is followed by one starting where it
+    ends. Such entry and exit nodes each force a distinct non-query trigram, except that one
+    trigram can serve an exit a and an entry b when a[1] == b[0]. So the text holds at least
+    entries + exits - (a matching between them) trigrams outside the query, and its similarity
+    is at most |S| / (query_size + that). The bound is the best of this over every S.
+    """
+    trigram_list = sorted(set(available))
+    n = len(trigram_list)
+    if n == 0 or query_size <= 0:
+        return 0.0
+    if n > STRUCTURE_LIMIT:
+        return min(n / query_size, 1.0)
+    return _best_over_subsets(tuple(trigram_list), query_size)
+
+
+@lru_cache(maxsize=4096)
+def _best_over_subsets(trigram_list: tuple[str, ...], query_size: int) -> float:
+    nodes: dict[str, int] = {}
+
+    def bit(node: str) -> int:
+        return 1 << nodes.setdefault(node, len(nodes))
+
+    tails = [bit(t[:2]) for t in trigram_list]
+    heads = [bit(t[1:]) for t in trigram_list]
+    start = bit("  ")
+    terminal = sum(1 << i for node, i in nodes.items() if node.endswith(" "))
+    # For an entry node b: the nodes a whose exit trigram "a + b[1]" could also enter b.
+    feeds = {1 << i: sum(1 << j for other, j in nodes.items() if other[1] == node[0])
+             for node, i in nodes.items()}
+    best = 0.0
+    for size in range(len(trigram_list), 0, -1):
+        if size / query_size <= best:
+            break   # smaller sets cannot beat it even with nothing outside the query
+        for subset in itertools.combinations(range(len(trigram_list)), size):
+            ins = outs = 0
+            for i in subset:
+                ins |= heads[i]
+                outs |= tails[i]
+            entries = outs & ~ins & ~start
+            exits = ins & ~outs & ~terminal
+            forced = entries.bit_count() + exits.bit_count() - _matching_bound(entries, exits, feeds)
+            best = max(best, size / (query_size + forced))
+    return best
+
+
+def _matching_bound(entries: int, exits: int, feeds: dict[int, int]) -> int:
+    """An upper bound on the largest matching of exits to the entries they can feed."""
+    if not entries or not exits:
+        return 0
+    fed = feeding = 0
+    remaining = entries
+    while remaining:
+        low = remaining & -remaining
+        remaining ^= low
+        sources = feeds[low] & exits
+        if sources:
+            fed += 1
+            feeding |= sources
+    return min(fed, feeding.bit_count())

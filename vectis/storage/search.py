@@ -4,8 +4,9 @@ A document can only reach the threshold if it shares min_shared(q, threshold) of
 trigrams, so it must hold one of any q - needed + 1 of them (the probe). The probe is read
 through the multikey index, rarest trigram first, and every document read is scored exactly in
 Python. A document not read yet holds none of the trigrams whose holders were all read, which
-caps its score (similarity <= shared / q); once `limit` hits beat that cap, nothing left can
-change the answer and the reading stops.
+caps its score: at most shared / q, and less where the trigrams left cannot make whole words
+without others (vectis.search.best_possible_similarity). Once `limit` hits beat that cap, or
+with fewer hits the cap is under the threshold, nothing left can change the answer.
 
 Equal scores rank by _id, and real hits very often score exactly such a cap (a word made only of
 query trigrams scores shared / q). So the holders of the trigram that would settle the answer
@@ -35,6 +36,7 @@ from ..search import (
     SEARCH_CATEGORIES,
     SEARCH_FIELDS,
     SEARCH_TERMS_FIELD,
+    best_possible_similarity,
     best_similarity,
     min_shared,
     rarest_first,
@@ -57,8 +59,9 @@ FREQUENCY_TTL_SECONDS = 3600
 # A rarest trigram held by fewer sampled documents is read in one go with the other rare ones:
 # ranges of ids would only add round trips for the few documents holding it.
 RANGES_FLOOR = 2
-# Trigrams this common in the sample (5 %) or less may share one index read.
-BATCH_FLOOR = FREQUENCY_SAMPLE_SIZE // 20
+# Trigrams this common in the sample (0.6 %) or less may share one index read: ~300 documents
+# at 50,000, where one more round trip costs what reading ~10 documents does.
+BATCH_FLOOR = 3
 
 
 @dataclass
@@ -123,18 +126,37 @@ def reading_batches(probe: list[str], frequencies: Mapping[str, int],
         yield batch
 
 
-def _cap(query_size: int, lacking: int) -> float:
-    """The best score, as rounded, of a document lacking `lacking` of the query's trigrams."""
-    return round((query_size - lacking) / query_size, 3)
+def settling_order(ordered: list[str], frequencies: Mapping[str, int]) -> list[str]:
+    """ordered (rarest first), where trigrams as common as each other come in the order that
+    lowers the cap of what is left unread the most (the middle of a word before its ends).
+    Trigrams of one word often have exactly the same holders, so this costs no extra reading."""
+    rest, result = list(ordered), []
+    while rest:
+        frequency = frequencies.get(rest[0], 0)
+        same = [t for t in rest if frequencies.get(t, 0) == frequency]
+        if len(same) == 1:
+            pick = same[0]
+        else:
+            pick = min(same, key=lambda t: best_possible_similarity([u for u in rest if u != t], len(ordered)))
+        rest.remove(pick)
+        result.append(pick)
+    return result
 
 
 @dataclass
 class Progress:
     """How far the holders of the query's trigrams (rarest first) have been read."""
-    query_size: int
-    full: int = 0                  # the first `full` trigrams: every holder read
-    upper: str | None = None       # the next trigram: every holder with an _id below this read
+    ordered: list[str]             # the query's trigrams, rarest first
+    full: int = 0                  # the first `full` of them: every holder read
+    upper: str | None = None       # the next one: every holder with an _id below this read
     upper_inclusive: bool = False  # ... or up to and including it
+
+    def best(self, lacking: int) -> float:
+        """The best score of a document lacking the first `lacking` trigrams."""
+        return best_possible_similarity(self.ordered[lacking:], len(self.ordered))
+
+    def cap(self, lacking: int) -> float:
+        return round(self.best(lacking), 3)
 
     def read_past(self, doc_id: str) -> bool:
         return self.upper is not None and (doc_id <= self.upper if self.upper_inclusive else doc_id < self.upper)
@@ -154,18 +176,19 @@ def limit_th_hit(hits: dict, limit: int) -> tuple[float, str] | None:
     return value, str(doc_id)
 
 
-def settled(hits: dict, limit: int, progress: Progress) -> bool:
-    """Whether no unread document can enter the top `limit`: each is capped by the trigrams it
-    must lack, and may only tie with the limit-th hit if its _id comes after that hit's."""
+def settled(hits: dict, limit: int, progress: Progress, threshold: float) -> bool:
+    """Whether no unread document can change the answer: each is capped by the trigrams it
+    must lack; it may only tie with the limit-th hit if its _id comes after that hit's; with
+    fewer hits than limit, it must fall under the threshold."""
     last = limit_th_hit(hits, limit)
     if last is None:
-        return False
+        return progress.best(progress.full) < threshold
     score, doc_id = last
-    beyond = _cap(progress.query_size, progress.full)   # unread documents past `upper`, or all
-    if progress.upper is None:
+    beyond = progress.cap(progress.full)   # unread documents past `upper`, or all of them
+    if progress.upper is None or beyond < score:
         return beyond < score
-    within = _cap(progress.query_size, progress.full + 1)  # up to `upper` they lack one more
-    return within < score and (beyond < score or beyond == score and progress.read_past(doc_id))
+    # Up to `upper` unread documents lack one more trigram.
+    return progress.cap(progress.full + 1) < score and beyond == score and progress.read_past(doc_id)
 
 
 def ties_can_settle(hits: dict, limit: int, progress: Progress) -> tuple[float, str] | None:
@@ -175,8 +198,7 @@ def ties_can_settle(hits: dict, limit: int, progress: Progress) -> tuple[float, 
     last = limit_th_hit(hits, limit)
     if last is None:
         return None
-    q, full = progress.query_size, progress.full
-    return last if _cap(q, full) == last[0] and _cap(q, full + 1) < last[0] else None
+    return last if progress.cap(progress.full) == last[0] and progress.cap(progress.full + 1) < last[0] else None
 
 
 class _Reader:
@@ -246,18 +268,18 @@ class SearchRepository:
 
         coll = self._db.tenant(slug)[collection]
         frequencies = await self._frequencies_of(slug, collection)
-        ordered = rarest_first(query_trigrams, frequencies)
+        ordered = settling_order(rarest_first(query_trigrams, frequencies), frequencies)
         reader = _Reader(coll, collection, query_trigrams, threshold, filters, max_documents_read, outcome)
-        await self._read_until_settled(reader, ordered, frequencies, limit,
-                                       min_shared(len(ordered), threshold), ID_PREFIXES.get(collection))
+        await self._read_until_settled(reader, ordered, frequencies, limit, threshold,
+                                       ID_PREFIXES.get(collection))
         outcome.results = await self._ranked_documents(coll, outcome.hits, limit)
         return outcome
 
     @staticmethod
     async def _read_until_settled(reader: _Reader, ordered: list[str], frequencies: Mapping[str, int],
-                                  limit: int, needed: int, id_prefix: str | None) -> None:
+                                  limit: int, threshold: float, id_prefix: str | None) -> None:
         hits = reader.outcome.hits
-        progress = Progress(len(ordered))
+        progress = Progress(ordered)
         # By _id only where ids are strings of a known shape, so that a range holds every one.
         by_id = id_prefix is not None and len(ordered) < 2000  # 1.0 after rounding needs every trigram
         if by_id and frequencies.get(ordered[0], 0) >= RANGES_FLOOR:
@@ -269,12 +291,13 @@ class SearchRepository:
                     progress.finish_trigram()
                 else:
                     progress.upper = upper
-                if settled(hits, limit, progress):
+                if settled(hits, limit, progress, threshold):
                     return
-        # Past these, a document shares fewer than `needed` trigrams and is under the threshold.
-        probe_size = len(ordered) - needed + 1
+        # Past these, a document shares fewer than min_shared trigrams and is under the threshold;
+        # sharing none is never a match, even with a threshold of 0.
+        probe_size = len(ordered) - min_shared(len(ordered), threshold) + 1
         already_read = 0
-        while progress.full < probe_size and not settled(hits, limit, progress):
+        while progress.full < probe_size and not settled(hits, limit, progress, threshold):
             trigram = ordered[progress.full]
             last = ties_can_settle(hits, limit, progress) if by_id else None
             if last is not None:
