@@ -182,4 +182,7 @@ async def test_restricted_operator_token_and_consent_pages_show_and_keep_the_lim
     answer = await exchange(http, live_server, client, code, verifier)
     assert answer.status == 200, answer
     assert await customers_seen(answer.body["access_token"]) == set(mine)
+    await page.goto(origin + "/account/mcp")
+    connected = await page.text_content("#connected-apps td.reach")
+    assert all(names[c] in connected for c in mine)
     await context.close()
