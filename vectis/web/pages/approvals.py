@@ -79,13 +79,24 @@ def request_rows(plan: dict) -> list[dict]:
     return rows
 
 
+def outcome_detail(doc: dict) -> str:
+    """Where a write ended, without who decided (the table has a column for that)."""
+    outcome = doc.get("outcome") or {}
+    return {"succeeded": "Sent.",
+            "failed": f"Not sent: {outcome.get('message') or 'the vendor refused it'}",
+            "rejected": f"Reason: {outcome['reason']}" if outcome.get("reason") else "No reason given.",
+            "expired": "Nobody approved it in time; nothing was sent.",
+            "dispatching": "Being sent now."}.get(doc["status"], "")
+
+
 def outcome_words(doc: dict, user: dict | None = None) -> tuple[str, str]:
     """(css class, sentence) for where a write ended; `user` words it for the decider."""
     status = doc["status"]
     outcome = doc.get("outcome") or {}
     decider = doc.get("decided_by") or {}
     who = "you" if user is not None and decider.get("user_id") == user["_id"] else decider.get("email") or "someone"
-    vendor = (doc.get("plan") or {}).get("vendor") or "the vendor"
+    plan = doc.get("plan") or {}
+    vendor = (plan.get("source") or {}).get("name") or plan.get("vendor") or "the vendor"
     if status == "succeeded":
         return "notice", f"Approved by {who} and sent to {vendor}."
     if status == "failed":
@@ -112,7 +123,7 @@ class ApprovalsPage(PageHandler):
         status = doc["status"]
         if status == "pending" and expires_at is not None and expires_at <= now:
             status = "expired"
-        css, words = outcome_words({**doc, "status": status})
+        words = outcome_detail({**doc, "status": status})
         return {
             "id": doc["_id"], "action": doc.get("action"), "status": status,
             "requested_at": aware(doc.get("requested_at")), "requester": actor.get("email") or "—",
@@ -124,7 +135,7 @@ class ApprovalsPage(PageHandler):
             "requests": request_rows(plan),
             "expires_in": in_words((expires_at - now).total_seconds()) if expires_at else "—",
             "decided_by": (doc.get("decided_by") or {}).get("email"),
-            "decided_at": aware(doc.get("decided_at")), "outcome_class": css, "outcome": words,
+            "decided_at": aware(doc.get("decided_at")), "outcome": words,
         }
 
     async def credential_labels(self, docs: list[dict]) -> dict[str, str]:
