@@ -48,6 +48,8 @@ def test_every_problem_is_reported_at_once_with_its_origin(tmp_path):
     ('mongo_uri = "postgres://x"', "mongo_uri: must start with mongodb://"),
     ('db_prefix = "Bad-Prefix"', "db_prefix: must match"),
     ("tenant_cache_seconds = 0", "tenant_cache_seconds: must be greater than 0"),
+    ("approval_expiry_hours = 0", "approval_expiry_hours: must be 1 to 720 hours"),
+    ("approval_expiry_hours = 721", "approval_expiry_hours: must be 1 to 720 hours"),
     ("port = true", "port: expected int"),
     ('cookie_secret = "short"', "cookie_secret: must be at least 32 characters"),
     ('encryption_key = "abc"', "encryption_key: must be 32 bytes"),
