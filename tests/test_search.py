@@ -466,10 +466,14 @@ def test_the_cap_counts_the_trigrams_a_word_cannot_do_without():
     rest = sorted(query - {"bpm", " bp", "pm ", "t04", "046"})   # "  b", "  l", " lt", "lt0", "46 "
     # Lacking those 5, a text may share the other 5, but "lt0" must go on with a trigram outside
     # the query, "46 " must be reached by one, and so must "  b"'s word: at most 5 / (10 + 3).
-    assert best_possible_similarity(rest, len(query)) == 5 / 13 < 0.4
+    assert best_possible_similarity(rest, query) == 5 / 13 < 0.4
     assert text_similarity(query, "lt0x bz x46") <= 5 / 13
-    assert best_possible_similarity(sorted(query), len(query)) == 1.0
-    assert best_possible_similarity([], len(query)) == 0.0
+    assert best_possible_similarity(sorted(query), query) == 1.0
+    assert best_possible_similarity([], query) == 0.0
+    # "office" lacking " of" (and more): "  o" cannot go on with " of", so "  o" and "off" do not
+    # join up: 3 shared, 4 forced.
+    office = trigrams("office")
+    assert best_possible_similarity(["  o", "off", "ce "], office) == 3 / 11 < 0.3
 
 
 @pytest.mark.parametrize("alphabet", ["ab", "abc", "ab1", "abcd", "xyzab"])
@@ -481,7 +485,7 @@ def test_the_cap_bounds_every_text(alphabet):
         text = " ".join("".join(rng.choices(alphabet, k=rng.randint(1, 7))) for _ in range(rng.randint(1, 4)))
         q = trigrams(query)
         available = (q & trigrams(text)) | {t for t in q if rng.random() < 0.3}
-        assert text_similarity(q, text) <= best_possible_similarity(available, len(q)), (query, text, available)
+        assert text_similarity(q, text) <= best_possible_similarity(available, q), (query, text, available)
 
 
 async def test_a_score_equal_to_the_threshold_is_a_match(acme):

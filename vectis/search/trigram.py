@@ -151,32 +151,35 @@ def probe_trigrams(query_trigrams: Iterable[str], needed: int,
 STRUCTURE_LIMIT = 12
 
 
-def best_possible_similarity(available: Iterable[str], query_size: int) -> float:
-    """An upper bound on the similarity (score) with a query of query_size trigrams of any text
-    whose only query trigrams are among `available`.
+def best_possible_similarity(available: Iterable[str], query_trigrams: frozenset[str]) -> float:
+    """An upper bound on the similarity (score) with a query of any text whose only query
+    trigrams are among `available`.
 
-    The plain bound is len(available) / query_size: a text made only of them. But trigrams come
-    from words: each word's trigrams are a walk over two-character nodes ("  " -> " w" -> "wo" ...
+    The plain bound is len(available) / q: a text made only of them. But trigrams come from
+    words: each word's trigrams are a walk over two-character nodes ("  " -> " w" -> "wo" ...
     -> "d "), one trigram per step. For a text sharing the set S with the query: every trigram of
     S that does not start a word ("  x") is preceded in its word by a trigram ending in the node
     it starts from; if no trigram of S ends there, that one is not a query trigram. Likewise
     every trigram of S that does not end a word ("xy ") is followed by one starting where it
     ends. Such entry and exit nodes each force a distinct non-query trigram, except that one
-    trigram can serve an exit a and an entry b when a[1] == b[0]. So the text holds at least
-    entries + exits - (a matching between them) trigrams outside the query, and its similarity
-    is at most |S| / (query_size + that). The bound is the best of this over every S.
+    trigram can serve an exit a and an entry b when a[1] == b[0] and a + b[1] is not a query
+    trigram. (A word's second trigram " xy" always follows "  x": if that is a query trigram
+    outside S, no text shares exactly S.) So the text holds at least entries + exits - (a
+    matching between them) trigrams outside the query, and its similarity is at most
+    |S| / (q + that). The bound is the best of this over every S.
     """
     trigram_list = sorted(set(available))
-    n = len(trigram_list)
-    if n == 0 or query_size <= 0:
+    n, q = len(trigram_list), len(query_trigrams)
+    if n == 0 or q == 0:
         return 0.0
     if n > STRUCTURE_LIMIT:
-        return min(n / query_size, 1.0)
-    return _best_over_subsets(tuple(trigram_list), query_size)
+        return min(n / q, 1.0)
+    return _best_over_subsets(tuple(trigram_list), frozenset(query_trigrams))
 
 
 @lru_cache(maxsize=4096)
-def _best_over_subsets(trigram_list: tuple[str, ...], query_size: int) -> float:
+def _best_over_subsets(trigram_list: tuple[str, ...], query_trigrams: frozenset[str]) -> float:
+    query_size = len(query_trigrams)
     nodes: dict[str, int] = {}
 
     def bit(node: str) -> int:
@@ -186,8 +189,11 @@ def _best_over_subsets(trigram_list: tuple[str, ...], query_size: int) -> float:
     heads = [bit(t[1:]) for t in trigram_list]
     start = bit("  ")
     terminal = sum(1 << i for node, i in nodes.items() if node.endswith(" "))
-    # For an entry node b: the nodes a whose exit trigram "a + b[1]" could also enter b.
-    feeds = {1 << i: sum(1 << j for other, j in nodes.items() if other[1] == node[0])
+    # Entry nodes " x" whose only way in, "  x", is a query trigram: it would be shared.
+    barred = sum(1 << i for node, i in nodes.items() if node[0] == " " != node[1] and " " + node in query_trigrams)
+    # For an entry node b: the exit nodes a one non-query trigram a + b[1] leads from.
+    feeds = {1 << i: sum(1 << j for other, j in nodes.items()
+                         if other[1] == node[0] and other + node[1] not in query_trigrams)
              for node, i in nodes.items()}
     best = 0.0
     for size in range(len(trigram_list), 0, -1):
@@ -199,6 +205,8 @@ def _best_over_subsets(trigram_list: tuple[str, ...], query_size: int) -> float:
                 ins |= heads[i]
                 outs |= tails[i]
             entries = outs & ~ins & ~start
+            if entries & barred:
+                continue
             exits = ins & ~outs & ~terminal
             forced = entries.bit_count() + exits.bit_count() - _matching_bound(entries, exits, feeds)
             best = max(best, size / (query_size + forced))

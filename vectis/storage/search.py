@@ -137,7 +137,8 @@ def settling_order(ordered: list[str], frequencies: Mapping[str, int]) -> list[s
         if len(same) == 1:
             pick = same[0]
         else:
-            pick = min(same, key=lambda t: best_possible_similarity([u for u in rest if u != t], len(ordered)))
+            query = frozenset(ordered)
+            pick = min(same, key=lambda t: best_possible_similarity([u for u in rest if u != t], query))
         rest.remove(pick)
         result.append(pick)
     return result
@@ -153,7 +154,7 @@ class Progress:
 
     def best(self, lacking: int) -> float:
         """The best score of a document lacking the first `lacking` trigrams."""
-        return best_possible_similarity(self.ordered[lacking:], len(self.ordered))
+        return best_possible_similarity(self.ordered[lacking:], frozenset(self.ordered))
 
     def cap(self, lacking: int) -> float:
         return round(self.best(lacking), 3)
