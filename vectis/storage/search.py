@@ -59,6 +59,8 @@ FREQUENCY_TTL_SECONDS = 3600
 # A rarest trigram held by fewer sampled documents is read in one go with the other rare ones:
 # ranges of ids would only add round trips for the few documents holding it.
 RANGES_FLOOR = 2
+# settling_order weighs the trigrams left only while this few are (each weighing computes a cap).
+ORDERING_LIMIT = 10
 # Trigrams this common in the sample (0.6 %) or less may share one index read: ~300 documents
 # at 50,000, where one more round trip costs what reading ~10 documents does.
 BATCH_FLOOR = 3
@@ -134,7 +136,9 @@ def settling_order(ordered: list[str], frequencies: Mapping[str, int]) -> list[s
     while rest:
         frequency = frequencies.get(rest[0], 0)
         same = [t for t in rest if frequencies.get(t, 0) == frequency]
-        if len(same) == 1:
+        # Rare trigrams are cheap to read in any order; on longer queries the choice costs more
+        # time than it saves.
+        if len(same) == 1 or frequency < RANGES_FLOOR or len(rest) > ORDERING_LIMIT:
             pick = same[0]
         else:
             query = frozenset(ordered)
