@@ -125,6 +125,11 @@ async def test_every_read_tool_returns_what_its_output_schema_promises(seeded, h
         or await db["alerts"].find_one({"asset_id": {"$ne": None}})
     asset = await db["assets"].find_one({})
     customer = await db["customers"].find_one({"status": "active"})
+    admin = await db["users"].find_one({"email": acme.admin_email})
+    approval = {"_id": new_id("apr"), "status": "pending", "action": "reply_to_ticket", "params": {},
+                "user_id": admin["_id"], "customer_id": ticket["customer_id"], "plan": {},
+                "requested_at": now, "expires_at": now + timedelta(hours=24), "outcome": None}
+    await db["approvals"].insert_one(approval)
     _, data, _ = await rpc(http, acme.url, acme.token, "tools/list")
     listed = {tool["name"]: tool for tool in data["result"]["tools"]}
     tools = {name: tool for name, tool in listed.items() if tool["annotations"]["readOnlyHint"]}
@@ -142,6 +147,7 @@ async def test_every_read_tool_returns_what_its_output_schema_promises(seeded, h
         "list_rule_executions": {"rule_id": rules[0]["_id"]},
         "get_customer_status_snapshot": {"customer_id": customer["_id"]},
         "get_audit_log_for_ticket": {"ticket_id": ticket["_id"]},
+        "get_write_status": {"approval_id": approval["_id"]},
     }
     assert set(calls) == set(tools), "every listed tool is exercised"
     for name, args in calls.items():
