@@ -8,6 +8,23 @@ READ_SCOPES = (
 WRITE_SCOPES = ("write:tickets", "write:alerts", "write:notes", "run:rules")
 ALL_SCOPES = READ_SCOPES + WRITE_SCOPES
 
+# What each scope lets a client do, in the words the token and consent pages show an operator.
+# Kept next to the vocabulary so a new scope cannot ship without its sentence (tests check it).
+SCOPE_DESCRIPTIONS: dict[str, str] = {
+    "read:customers": "See your customers: contacts, contract value, health and open counts.",
+    "read:tickets": "Read tickets, your assigned tickets and the audit history of a ticket.",
+    "read:search": "Search tickets and everything else by text, and read the rules and their runs.",
+    "read:alerts": "Read RMM alerts.",
+    "read:assets": "Read devices and see which backups are failing.",
+    "read:contracts": "Read customers' contracts.",
+    "read:billing": "Read invoices.",
+    "read:notes": "Read the recent notes technicians wrote on tickets, alerts and devices.",
+    "write:tickets": "Create tickets in your PSA and close them (closing needs an elevated token).",
+    "write:alerts": "Acknowledge and resolve RMM alerts.",
+    "write:notes": "Post internal notes and replies your customers see on tickets.",
+    "run:rules": "Run a rule by hand, as a dry run unless asked otherwise (needs an elevated token).",
+}
+
 ROLES = ("admin", "technician", "readonly")
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset(ALL_SCOPES),

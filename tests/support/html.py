@@ -31,6 +31,8 @@ class _Reader(HTMLParser):
         elif tag == "input" and self._form is not None and a.get("name"):
             if a.get("type") == "checkbox" and a["name"] == "scope":
                 self._form.checkboxes.append(a.get("value", ""))
+                if "checked" in a:
+                    self._form.checked.setdefault("scope", []).append(a.get("value", ""))
             elif a.get("type") in ("checkbox", "radio"):
                 self._form.choices.setdefault(a["name"], []).append(a.get("value", ""))
                 if "checked" in a:

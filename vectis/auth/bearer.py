@@ -30,6 +30,7 @@ from .principal import Principal
 log = logging.getLogger("vectis.auth")
 CACHE_SIZE = 50_000
 LAST_USED_INTERVAL = 60.0  # seconds between last_used_at writes for one credential
+MAX_CLIENT = 200           # characters of a User-Agent kept as a token's last client
 
 
 class NoCredential(Exception):
@@ -66,7 +67,10 @@ class BearerAuthenticator:
         self._loads = SingleFlight()
         self._forgets = 0   # a load that overlapped a forget() is used, never cached
 
-    async def authenticate(self, tenant: Tenant, header: str | None) -> Principal:
+    async def authenticate(self, tenant: Tenant, header: str | None,
+                           client: str | None = None) -> Principal:
+        """`client`: the caller's User-Agent, recorded with a token's last use (the token page
+        shows which program used it)."""
         token = bearer_token(header)
         if looks_like_pat(token):
             key = (tenant.slug, hash_token(self._pepper, token))
@@ -88,7 +92,7 @@ class BearerAuthenticator:
                 (self._cache if principal is not None else self._unknown)[key] = principal
         if principal is None or not principal.live():
             raise InvalidCredential()
-        self._touch(principal)
+        self._touch(principal, client)
         return principal
 
     async def _load_pat(self, tenant: str, token_hash: str) -> Principal | None:
@@ -143,20 +147,26 @@ class BearerAuthenticator:
             if key[0] == tenant and principal is not None and principal.credential_id == credential_id:
                 self._cache.pop(key, None)
 
-    def _touch(self, principal: Principal) -> None:
+    def _touch(self, principal: Principal, client: str | None = None) -> None:
         """Record last use at most once a minute per credential, off the request path."""
         key = (principal.tenant, principal.credential_id)
         if key in self._last_used:
             return
         self._last_used[key] = time.monotonic()
-        task = asyncio.get_running_loop().create_task(self._write_last_used(principal))
+        task = asyncio.get_running_loop().create_task(self._write_last_used(principal, client))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _write_last_used(self, principal: Principal) -> None:
+    async def _write_last_used(self, principal: Principal, client: str | None = None) -> None:
         try:
-            repo = self._storage.pats if principal.kind == "pat" else self._storage.oauth_grants
-            await repo.touch(principal.tenant, principal.credential_id, datetime.now(UTC))
+            now = datetime.now(UTC)
+            if principal.kind == "pat":
+                # An OAuth grant already names its app; a PAT says nothing of who holds it.
+                client = "".join(c for c in (client or "") if c.isprintable()).strip()[:MAX_CLIENT]
+                await self._storage.pats.touch(principal.tenant, principal.credential_id, now,
+                                               client=client or None)
+            else:
+                await self._storage.oauth_grants.touch(principal.tenant, principal.credential_id, now)
         except Exception:  # a missed last-used stamp must never fail or slow a call
             log.warning("could not record last use of %s", principal.credential_id, exc_info=True)
 

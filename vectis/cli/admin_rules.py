@@ -26,7 +26,8 @@ async def rules_export(storage: Storage, config: Config, args) -> str:
 
 
 async def rules_import(storage: Storage, config: Config, args) -> str:
-    from ..rules.model import RuleError, validate_rule  # the write tools' schemas: only when used
+    # The write tools' schemas load with vectis.rules.model: only when a command uses them.
+    from ..rules.definitions import plan_rules
     await _tenant_or_fail(storage, args.slug)
     try:
         items = json.loads(sys.stdin.read())
@@ -34,57 +35,20 @@ async def rules_import(storage: Storage, config: Config, args) -> str:
         raise AdminError(f"standard input must be a JSON array of rules: {exc}") from None
     if not isinstance(items, list):
         raise AdminError("standard input must be a JSON array of rules (as rules-export prints)")
-    existing = await storage.rules.all(args.slug)
-    by_id = {rule["_id"]: rule for rule in existing}
-    by_name = {rule["name"]: rule for rule in existing}
-    problems: list[str] = []
-    plan: list[tuple[str, dict, dict | None]] = []
-    names: dict[str, str] = {}
-    targets: dict[str, str] = {}
-    for index, item in enumerate(items):
-        label = f"rule {index}"
-        if isinstance(item, dict) and isinstance(item.get("name"), str):
-            label += f" ({item['name']!r})"
-        if not isinstance(item, dict):
-            problems.append(f"{label}: a rule must be a JSON object")
-            continue
-        item = dict(item)
-        rule_id = item.pop("id", None)
-        if rule_id is not None and not isinstance(rule_id, str):
-            problems.append(f"{label}: id: must be a rule id string (rul_…) or absent")
-            rule_id = None
-        try:
-            rule = validate_rule(item)
-        except RuleError as exc:
-            problems += [f"{label}: {problem}" for problem in exc.problems]
-            continue
-        # An id of another tenant (or a deleted rule) means nothing here: match by name instead.
-        target = by_id.get(rule_id) or by_name.get(rule["name"])
-        holder = by_name.get(rule["name"])
-        if rule["name"] in names:
-            problems.append(f"{label}: name: {names[rule['name']]} has the same name")
-        elif holder is not None and target is not None and holder["_id"] != target["_id"]:
-            problems.append(f"{label}: name: {rule['name']!r} is the name of another rule "
-                            f"({holder['_id']}); rename one of them")
-        if target is not None and target["_id"] in targets:
-            problems.append(f"{label}: replaces the same rule {target['_id']} as {targets[target['_id']]}")
-        names[rule["name"]] = label
-        if target is not None:
-            targets[target["_id"]] = label
-        plan.append((label, rule, target))
-    owner = await _owner(storage, args, [label for label, _, target in plan if target is None], problems)
+    plan, problems = plan_rules(items, await storage.rules.all(args.slug))
+    owner = await _owner(storage, args, [p.label for p in plan if p.target is None], problems)
     if problems:
         raise AdminError(f"{len(problems)} problem(s); nothing imported:\n"
                          + "\n".join(f"  {problem}" for problem in problems))
     inserted = replaced = 0
     try:
-        for _, rule, target in plan:
-            if target is None:
-                await storage.rules.insert(args.slug, {"_id": new_id("rul"), **rule,
+        for planned in plan:
+            if planned.target is None:
+                await storage.rules.insert(args.slug, {"_id": new_id("rul"), **planned.rule,
                                                        "owner_user_id": owner["_id"]})
                 inserted += 1
             else:
-                await storage.rules.replace(args.slug, target["_id"], rule)
+                await storage.rules.replace(args.slug, planned.target["_id"], planned.rule)
                 replaced += 1
     except RuleNameTaken as exc:
         # Only a concurrent change can get here: names were checked against the stored rules.

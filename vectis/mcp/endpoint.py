@@ -119,7 +119,8 @@ class McpHandler(TenantHandler):
     async def _authenticate(self):
         header = self.request.headers.get("Authorization")
         try:
-            return await self.services.authenticator.authenticate(self.tenant, header)
+            return await self.services.authenticator.authenticate(
+                self.tenant, header, client=self.request.headers.get("User-Agent"))
         except NoCredential:
             raise self._unauthorized(None) from None
         except InvalidCredential:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 from pymongo.errors import BulkWriteError
 
@@ -53,6 +54,11 @@ class AuditRepository:
                                        for c in clauses))
         rows = {row["_id"]: row for part in parts for row in part}
         return sorted(rows.values(), key=lambda r: (r["at"], r["_id"]), reverse=True)[:limit]
+
+    async def count_for_credential(self, slug: str, credential_id: str, since: datetime) -> int:
+        """Rows of one credential at or after `since`: a range of the `actor` index."""
+        return await self._rows(slug).count_documents(
+            {"actor.credential_id": credential_id, "at": {"$gte": since}})
 
     async def recent(self, slug: str, limit: int = 100) -> list[dict]:
         return await self._rows(slug).find({}).sort([("at", -1), ("_id", -1)]).limit(limit).to_list()

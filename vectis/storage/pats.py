@@ -52,8 +52,11 @@ class PatRepository:
                 {"$set": {"revoked_at": datetime.now(UTC)}})
         return ids
 
-    async def touch(self, slug: str, pat_id: str, when: datetime) -> None:
-        await self._pats(slug).update_one({"_id": pat_id}, {"$set": {"last_used_at": when}})
+    async def touch(self, slug: str, pat_id: str, when: datetime, client: str | None = None) -> None:
+        changes = {"last_used_at": when}
+        if client:
+            changes["last_used_client"] = client
+        await self._pats(slug).update_one({"_id": pat_id}, {"$set": changes})
 
     async def elevate(self, slug: str, pat_id: str, user_id: str, until: datetime) -> bool:
         """Set elevated_until on a live token of this user; False when there is none."""

@@ -74,6 +74,11 @@ class RuleRepository:
         except DuplicateKeyError:
             raise RuleNameTaken(doc.get("name")) from None
 
+    async def delete(self, slug: str, rule_id: str) -> dict | None:
+        """The deleted rule, None if there was none. Its executions stay as history; a queued one
+        fails with "the rule no longer exists" (rules.worker)."""
+        return await self._rules(slug).find_one_and_delete({"_id": rule_id})
+
     async def set_enabled(self, slug: str, rule_id: str, enabled: bool) -> bool:
         """False when there is no such rule."""
         result = await self._rules(slug).update_one(

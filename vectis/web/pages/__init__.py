@@ -5,7 +5,8 @@ from .account import AccountMcpHandler, ElevateTokenHandler, IssueTokenHandler, 
 from .approvals import ApprovalsHandler, DecideHandler, PolicyHandler
 from .base import StaticHandler
 from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
-from .rules import ReplayExecutionHandler, RulesHandler, ToggleRuleHandler
+from .rules import (DeleteRuleHandler, ReplayExecutionHandler, RuleFormHandler, RulesHandler,
+                    SaveRuleHandler, ToggleRuleHandler)
 from .signin import SigninHandler, SignoutHandler
 
 default_handlers = [
@@ -24,5 +25,8 @@ default_handlers = [
     (r"/rules", RulesHandler),
     (r"/rules/toggle", ToggleRuleHandler),
     (r"/rules/replay", ReplayExecutionHandler),
-    (r"/static/(pages\.css|copy\.js|customers\.js)", StaticHandler),
+    (r"/rules/edit", RuleFormHandler),
+    (r"/rules/save", SaveRuleHandler),
+    (r"/rules/delete", DeleteRuleHandler),
+    (r"/static/(pages\.css|copy\.js|customers\.js|scopes\.js)", StaticHandler),
 ]

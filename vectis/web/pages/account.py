@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
+import asyncio
+
 import tornado.web
 
 from ...audit import audit_row
@@ -12,7 +14,7 @@ from ...config import decode_key
 from ...credentials import mfa
 from ...credentials.issue import MAX_LABEL_LENGTH, IssueError, issue_pat
 from ...customer_scope import CustomerScopeError, narrow, parse_customer_ids
-from ...scopes import ALL_SCOPES, ROLE_SCOPES
+from ...scopes import ALL_SCOPES, READ_SCOPES, ROLE_SCOPES, SCOPE_DESCRIPTIONS
 from .base import PageHandler
 from .scope_words import names_for, scope_view
 from .signin import operator_actor
@@ -29,6 +31,10 @@ MAX_FIND = 100
 BOTH_CHOSEN = ("You ticked customers but chose \u201cAll customers\u201d. Choose \u201cOnly these "
                "customers\u201d to limit the token to them, or untick them.")
 NONE_TICKED = "Tick at least one customer, or choose \u201cAll customers\u201d."
+# The scope presets of the form. The server decides by the preset, so the page needs no script:
+# only "custom" reads the boxes. A POST without a preset (scripts, older pages) is custom.
+PRESETS = {"read": READ_SCOPES, "write": ALL_SCOPES, "custom": None}
+ACTIVITY_DAYS = 7
 
 
 def token_status(pat: dict, now: datetime) -> str:
@@ -74,14 +80,19 @@ class AccountPage(PageHandler):
         pats = await storage.pats.for_user(slug, user_id)
         grants = await storage.oauth_grants.for_user(slug, user_id)
         now = datetime.now(UTC)
-        form = form or {"label": "", "scopes": [], "expires_days": "", "customer_mode": "all",
-                        "customers": []}
+        form = form or {"label": "", "preset": "read", "scopes": list(READ_SCOPES),
+                        "expires_days": "", "customer_mode": "all", "customers": []}
         find = self.get_query_argument("find", "").strip()[:MAX_FIND]
         picker, complete = await self.picker(find, form["customers"])
         limit = self.customer_limit
         # A credential sees its user's customers narrowed by its own limit (auth.bearer).
         effective = {c["_id"]: narrow(limit, c.get("customers")) for c in [*pats, *grants]}
         names = await names_for(storage, slug, limit, *effective.values())
+        # One count per credential, each a range of the audit log's `actor` index, in parallel.
+        since = now - timedelta(days=ACTIVITY_DAYS)
+        credentials = [c["_id"] for c in [*pats, *grants]]
+        counts = await asyncio.gather(*(storage.audit.count_for_credential(slug, c, since)
+                                        for c in credentials))
         self.set_status(status)
         self.render("account_mcp.html", title="MCP access", error=error, error_field=error_field,
                     notice=NOTICES.get(self.get_query_argument("done", "")),
@@ -94,7 +105,10 @@ class AccountPage(PageHandler):
                     selected=selected or self.get_query_argument("token", ""),
                     limit=scope_view(limit, names), picker=picker, picker_complete=complete,
                     picker_limit=PICKER_LIMIT, find=find,
-                    reach={cid: scope_view(scope, names) for cid, scope in effective.items()})
+                    reach={cid: scope_view(scope, names) for cid, scope in effective.items()},
+                    descriptions=SCOPE_DESCRIPTIONS, calls=dict(zip(credentials, counts, strict=True)),
+                    activity_days=ACTIVITY_DAYS,
+                    write_preset=any(s not in READ_SCOPES for s in self.allowed_scopes()))
 
     async def owned_credential(self, credential_id: str) -> str:
         """'pat' or 'oauth' for a credential of the signed-in operator; 404 for anything else."""
@@ -122,10 +136,18 @@ class AccountMcpHandler(AccountPage):
 class IssueTokenHandler(AccountPage):
     async def post(self) -> None:
         form = {"label": self.get_body_argument("label", ""),
+                "preset": self.get_body_argument("preset", "custom"),
                 "scopes": self.get_body_arguments("scope"),
                 "expires_days": self.get_body_argument("expires_days", "").strip(),
                 "customer_mode": self.get_body_argument("customer_mode", "all"),
                 "customers": self.get_body_arguments("customer")[:500]}
+        if form["preset"] not in PRESETS:
+            await self.render_account(status=400, error="Choose read-only, read and write, or custom scopes.",
+                                      form=form)
+            return
+        # A preset names its scopes itself; the boxes (visible without the script) count only
+        # for "custom". "write" asks for every scope: issue_pat refuses it to a read-only role.
+        scopes = list(PRESETS[form["preset"]] or form["scopes"])
         try:
             days = int(form["expires_days"]) if form["expires_days"] else None
         except ValueError:
@@ -140,7 +162,7 @@ class IssueTokenHandler(AccountPage):
             # issue_pat refuses customers outside the operator's own limit, and unknown ones.
             token, pat = await issue_pat(
                 self.services.storage, self.services.config.token_pepper, self.tenant.slug,
-                self.current_user, label=form["label"], scopes=form["scopes"], expires_days=days,
+                self.current_user, label=form["label"], scopes=scopes, expires_days=days,
                 max_expires_days=MAX_EXPIRES_DAYS, customers=customers)
         except IssueError as exc:
             await self.render_account(status=400, error=str(exc)[:1].upper() + str(exc)[1:] + ".",
