@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections import defaultdict
 from datetime import UTC, datetime
 
@@ -13,6 +14,47 @@ from .storage import Storage
 log = logging.getLogger("vectis.audit")
 FLUSH_SECONDS = 1.0
 MAX_BUFFERED = 50_000
+
+# What a tool call's row keeps of its arguments (detail.arguments): enough to see what was asked,
+# never a secret, and bounded, since every row is stored and shown to operators.
+SECRET_KEY = re.compile(r"token|passw|secret|key|authori[sz]ation|credential|cookie", re.IGNORECASE)
+ELIDED = "[elided]"
+MAX_TEXT = 200
+MAX_ITEMS = 20
+MAX_DEPTH = 4
+
+
+def elide_arguments(value, depth: int = 0):
+    """A tool call's arguments as an audit row keeps them: values of secret-looking keys
+    replaced, long strings cut with their length, lists and nesting bounded. idempotency_key
+    is an argument name, not a secret, and its value matters only as being there."""
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return f"[object of {len(value)} keys]"
+        out = {}
+        for key, item in list(value.items())[:MAX_ITEMS]:
+            key = str(key)[:MAX_TEXT]
+            if key == "idempotency_key":
+                out[key] = "present"
+            elif SECRET_KEY.search(key):
+                out[key] = ELIDED
+            else:
+                out[key] = elide_arguments(item, depth + 1)
+        if len(value) > MAX_ITEMS:
+            out["…"] = f"{len(value) - MAX_ITEMS} more keys"
+        return out
+    if isinstance(value, (list, tuple)):
+        if depth >= MAX_DEPTH:
+            return f"[list of {len(value)} items]"
+        out = [elide_arguments(item, depth + 1) for item in value[:MAX_ITEMS]]
+        if len(value) > MAX_ITEMS:
+            out.append(f"… {len(value) - MAX_ITEMS} more items")
+        return out
+    if isinstance(value, str) and len(value) > MAX_TEXT:
+        return f"{value[:MAX_TEXT]}… [{len(value)} characters]"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)[:MAX_TEXT]
 
 
 def audit_row(*, actor: dict, action: str, status: str, kind: str, target: dict | None = None,

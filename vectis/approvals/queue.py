@@ -21,7 +21,8 @@ from datetime import UTC, datetime, timedelta
 from ..audit import audit_row
 from ..ids import new_id
 from ..tools.registry import ToolError
-from ..writes.dispatcher import IdempotencyConflict, IdempotencyInFlight, WriteRequest, arguments_hash
+from ..writes.dispatcher import (IdempotencyConflict, IdempotencyInFlight, WriteRequest, arguments_hash,
+                                 write_arguments)
 from .policy import effective_policy, needs_approval
 from .request_state import InvalidRequestState, seal, unseal
 
@@ -175,7 +176,8 @@ class Approvals:
     async def _row(self, ctx, request: WriteRequest, status: str, detail: dict) -> None:
         await self._audit.write(ctx.tenant.slug, audit_row(
             actor=request.actor, action=request.action, status=status, kind="write", target=None,
-            detail={**detail, "dry_run": False}, request_id=request.request_id))
+            detail={**detail, "dry_run": False, "arguments": write_arguments(request)},
+            request_id=request.request_id))
 
     # --- the queue, for operators and get_write_status -----------------------------------------
     async def status_of(self, slug: str, approval_id: str) -> dict | None:

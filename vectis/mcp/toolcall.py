@@ -12,7 +12,7 @@ from typing import Any
 
 from cachetools import TTLCache
 
-from ..audit import audit_row
+from ..audit import audit_row, elide_arguments
 from ..customer_scope import in_words
 from ..ratelimit import RateLimited
 from ..approvals.queue import BadRequestState, InputRequired, Mrtr
@@ -154,7 +154,8 @@ class ToolCaller:
         missing = spec.missing_scopes(principal.scopes)
         actor = principal.audit_actor()
         if missing:
-            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)})
+            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"missing": list(missing)},
+                              arguments=params.get("arguments"))
             raise self.insufficient_scope(tenant, principal, spec.scopes)
         arguments = params.get("arguments", {})
         if arguments is None:
@@ -165,22 +166,25 @@ class ToolCaller:
             await self._services.limiter.check(tenant.slug, tenant.settings, principal.credential_id, spec.kind)
         except RateLimited as exc:
             self._services.metrics.rate_limited(exc.scope)
-            await self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope})
+            await self._audit(tenant, spec, actor, "rate_limited", request_id, {"scope": exc.scope},
+                              arguments=arguments)
             raise RpcError(RATE_LIMITED, f"Rate limited: {exc}. Retry after {exc.retry_after} s.",
                            {"retryAfterSeconds": exc.retry_after, "scope": exc.scope, "limit": exc.limit}) from None
         errors = spec.argument_errors(arguments)
         if errors:
-            await self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"})
+            await self._audit(tenant, spec, actor, "error", request_id, {"reason": "invalid_arguments"},
+                              arguments=arguments)
             return error_result("Invalid arguments: " + "; ".join(errors) +
                                 f". See the inputSchema of {spec.name} in tools/list.")
         if spec.tenant_wide and principal.restricted:
-            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"reason": "customer_scope"})
+            await self._audit(tenant, spec, actor, "denied_scope", request_id, {"reason": "customer_scope"},
+                              arguments=arguments)
             return error_result(f"{spec.name} acts on the whole tenant, so it is not available to a "
                                 "credential limited to some customers.")
         if spec.requires_mfa and not principal.elevated():
             if mrtr is not None and mrtr.url:
                 return await self._step_up(spec, tenant, principal, arguments, request_id, mrtr)
-            await self._audit(tenant, spec, actor, "denied_mfa", request_id, {})
+            await self._audit(tenant, spec, actor, "denied_mfa", request_id, {}, arguments=arguments)
             raise self.mfa_required(tenant, principal, spec)
         started = time.perf_counter()
         # The principal's customer scope is part of every query its tools make (storage.scoped).
@@ -226,7 +230,7 @@ class ToolCaller:
                 result["_meta"] = meta
         if not spec.self_audited:   # a vendor write's outcome is audited by the write dispatcher
             await self._audit(tenant, spec, actor, status, request_id, detail,
-                              (time.perf_counter() - started) * 1000)
+                              (time.perf_counter() - started) * 1000, arguments)
         return result
 
     async def _step_up(self, spec, tenant, principal, arguments: dict, request_id: str, mrtr: Mrtr) -> dict:
@@ -241,19 +245,24 @@ class ToolCaller:
                 raise RpcError(INVALID_PARAMS, BAD_STATE) from None
             answer = mrtr.responses.get(ELEVATE_KEY)
             if claims.get("asks") == "elevate" and not (isinstance(answer, dict) and answer.get("action") == "accept"):
-                await self._audit(tenant, spec, actor, "denied_mfa", request_id, {"via": "inline", "declined": True})
+                await self._audit(tenant, spec, actor, "denied_mfa", request_id, {"via": "inline", "declined": True},
+                                  arguments=arguments)
                 raise self.mfa_required(tenant, principal, spec)
         error = self.mfa_required(tenant, principal, spec)
-        await self._audit(tenant, spec, actor, "elevation_requested", request_id, {"via": "inline"})
+        await self._audit(tenant, spec, actor, "elevation_requested", request_id, {"via": "inline"},
+                          arguments=arguments)
         return InputRequired({ELEVATE_KEY: {"method": "elicitation/create", "params": {
             "mode": "url", "url": error.data["elevationUrl"],
             "message": f"{spec.name} needs this credential elevated with a code from your authenticator "
                        "app. Open the page, enter the code, then come back to continue."}}},
             await approvals.step_up_state(tenant, principal, spec.name, arguments)).result()
 
-    async def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None) -> None:
+    async def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None,
+                     arguments=None) -> None:
         """Reads are buffered; a write tool's row is stored before the call returns, and the call
         fails if it cannot be."""
+        if isinstance(arguments, dict):   # elided here, in memory: the read path stays one append
+            detail = {**detail, "arguments": elide_arguments(arguments)}
         row = audit_row(actor=actor, action=spec.name, status=status, kind=spec.kind, detail=detail,
                         duration_ms=duration_ms, request_id=request_id)
         if spec.read_only:

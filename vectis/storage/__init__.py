@@ -4,6 +4,7 @@ from __future__ import annotations
 from cachetools import LRUCache
 from pymongo import AsyncMongoClient
 
+from .activity import ActivityRepository
 from .alerts import AlertRepository
 from .approvals import ApprovalRepository
 from .assets import AssetRepository
@@ -62,6 +63,7 @@ class Storage:
         self.oauth_grants = OAuthGrantRepository(self.db)
         self.signing_keys = SigningKeyRepository(self.db)
         self.approvals = ApprovalRepository(self.db)
+        self.activity = ActivityRepository(self.db)
         self._scoped: LRUCache = LRUCache(maxsize=1024)
 
     def scoped(self, customers: frozenset[str] | None) -> Storage | ScopedStorage:

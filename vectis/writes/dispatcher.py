@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 from cachetools import TTLCache
 
-from ..audit import audit_row
+from ..audit import audit_row, elide_arguments
 from ..tools.registry import ToolError
 from ..vendors.errors import VendorError, VerbUnsupported
 from .actions import ACTIONS, Resolved, WriteContext
@@ -251,7 +251,8 @@ class WriteDispatcher:
     async def _write_row(self, req, status, target, detail, started) -> dict:
         row = audit_row(actor=req.actor, action=req.action, status=status, kind="write",
                         target=target, detail={**detail, "dry_run": req.dry_run,
-                                               "idempotency_key": req.idempotency_key is not None},
+                                               "idempotency_key": req.idempotency_key is not None,
+                                               "arguments": write_arguments(req)},
                         duration_ms=(time.perf_counter() - started) * 1000, request_id=req.request_id)
         await self._audit.write(req.slug, row)
         return row
@@ -262,6 +263,16 @@ class WriteDispatcher:
         if target is not None:
             changes["target"] = target
         await self._storage.audit.finalize(req.slug, row["_id"], changes)
+
+
+def write_arguments(req: WriteRequest) -> dict:
+    """The tool's arguments as its audit row keeps them (vectis.audit.elide_arguments)."""
+    arguments = dict(req.params)
+    if req.dry_run:
+        arguments["dry_run"] = True
+    if req.idempotency_key is not None:
+        arguments["idempotency_key"] = req.idempotency_key
+    return elide_arguments(arguments)
 
 
 def _aware(value: datetime) -> datetime:
