@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .account import AccountMcpHandler, ElevateTokenHandler, IssueTokenHandler, RevokeTokenHandler
+from .activity import ActivityDetailHandler, ActivityHandler
 from .approvals import ApprovalsHandler, DecideHandler, PolicyHandler
 from .base import StaticHandler
 from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
@@ -16,6 +17,8 @@ default_handlers = [
     (r"/account/mcp/tokens", IssueTokenHandler),
     (r"/account/mcp/revoke", RevokeTokenHandler),
     (r"/account/mcp/elevate", ElevateTokenHandler),
+    (r"/account/activity", ActivityHandler),
+    (r"/account/activity/([A-Za-z0-9_]{1,64})", ActivityDetailHandler),
     (r"/account/approvals", ApprovalsHandler),
     (r"/account/approvals/decide", DecideHandler),
     (r"/account/approvals/policy", PolicyHandler),
