@@ -11,6 +11,7 @@ import pyotp
 import pytest
 
 from vectis.credentials.passwords import hash_password
+from vectis.scopes import READ_SCOPES
 
 from .conftest import tenant_of
 from .support.rpc import rpc
@@ -70,7 +71,11 @@ async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(oper
     await page.goto(origin + "/account/mcp")
 
     await page.fill("input[name=label]", "laptop")
-    await page.check("input[name=scope][value='read:customers']")
+    # Custom starts from the read-only preset's boxes: keep only read:customers.
+    await page.check("input[name=preset][value=custom]")
+    for scope in READ_SCOPES[1:]:
+        await page.uncheck(f"input[name=scope][value='{scope}']")
+    assert READ_SCOPES[0] == "read:customers" and await page.is_checked("input[name=scope][value='read:customers']")
     await page.click("#generate-token")
     await page.wait_for_selector("#token-value")
     shown = (await page.text_content("#token-value")).strip()
