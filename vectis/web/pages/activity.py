@@ -159,6 +159,7 @@ class ActivityPage(PageHandler):
             approval = (row.get("detail") or {}).get("approval_id")
             views.append({
                 "id": row["_id"], "at": precise(row.get("at")), "operator": actor.get("email") or "—",
+                "date": precise(row.get("at"))[:10], "clock": precise(row.get("at"))[11:19],
                 "credential": credentials.get(actor.get("credential_id")) or (
                     f"{'app' if actor.get('kind') == 'oauth' else 'token'} {actor.get('credential_id') or '—'}"),
                 "tool": row.get("action", ""), "kind": row.get("kind", ""), "target": target,
@@ -268,9 +269,10 @@ class ActivityDetailHandler(ActivityPage):
         summary = [(label, detail.get(key)) for key, label in (
             ("reason", "Reason"), ("missing", "Missing scopes"), ("vendor", "Vendor"), ("source_id", "Source"),
             ("verb", "Vendor verb"), ("vendor_status", "Vendor status"), ("vendor_id", "Vendor record"),
-            ("retry_safe", "Safe to retry"), ("recovered", "Found at the vendor after a retry"),
+            ("retry_safe", "Safe to retry"), ("recovered", "Found done at the vendor on a retry"),
             ("original_request_id", "Replay of request"), ("scope", "Rate limit"), ("via", "Asked via"),
-            ("rejected_by", "Rejected by")) if detail.get(key) not in (None, "", [])]
+            ("rejected_by", "Rejected by")) if detail.get(key) not in (None, "", [], False)]
+        summary = [(label, "yes" if value is True else value) for label, value in summary]
         if (row.get("actor") or {}).get("approved_by"):
             summary.append(("Approved by", row["actor"]["approved_by"]))
         self.render("activity_detail.html", title=f"Call {row_id}", row=view,
