@@ -156,7 +156,14 @@ class EmbeddedDatabase:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "secantus", "--host", "127.0.0.1", "--port", str(self.port),
                  "--storage-path", str(self.storage_path), "--log-level", "WARNING",
-                 "--cache-size", self.cache_size],
+                 "--cache-size", self.cache_size,
+                 # No replica set, so no oplog: Vectis uses neither change streams nor
+                 # transactions, and SecantusDB 0.7.0b3 writes a copy of every document to its
+                 # oplog and, past 100,000 entries in an hour (a seed, a first sync), prunes it
+                 # inside the writing transaction from a second session, which wedged WiredTiger
+                 # in eviction (the database at 100 % CPU and every query stalled; seen twice
+                 # at 50,000 tickets, 2026-12-07).
+                 "--standalone"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=_dying_with(os.getpid()), start_new_session=True, close_fds=True,
             )
