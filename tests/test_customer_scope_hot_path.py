@@ -101,6 +101,11 @@ async def test_a_restricted_token_costs_no_round_trip_for_its_scope(monitored):
                 assert all(n % CALLS == 0 for n in reads.values()), (tool, reads)
                 per_call[token, tool] = Counter({k: n // CALLS for k, n in reads.items()})
     for tool, _ in calls:
+        if tool == "search_tickets":
+            # How many index reads a search needs depends on the hits it finds (storage.search
+            # stops once nothing unread can rank), and a scope finds fewer: equal work is not
+            # the promise there, only no look-up of its own (checked above).
+            continue
         # The scope rides on the queries the call makes anyway: not one command more.
         assert per_call[restricted, tool] == per_call[unrestricted, tool], tool
     # One view per scope, whoever asks: equal scopes built apart get the same object.
