@@ -172,3 +172,22 @@ def _contract(customer_id: str, status: str, end_date: datetime) -> dict:
             "status": status, "start_date": end_date - timedelta(days=365), "end_date": end_date,
             "monthly_value": 123.0, "auto_renew": False, "source_id": None, "refs": [],
             "created_at": end_date, "updated_at": end_date}
+
+
+async def test_snapshot_counts_past_the_listed_items(seeded, http):
+    """A short list is counted by its length; a full one (MAX_LISTED) by a count of them all."""
+    from vectis.tools.snapshot import MAX_LISTED
+    acme = seeded["acme"]
+    db = tenant_db(acme)
+    now = datetime.now(UTC)
+    cid = (await db["customers"].find_one({}, sort=[("_id", 1)]))["_id"]
+    await db["contracts"].delete_many({"customer_id": cid})
+    await db["contracts"].insert_many([_contract(cid, "active", now + timedelta(days=1 + n))
+                                       for n in range(MAX_LISTED - 1)])
+    snap = await structured(http, acme.url, acme.token, "get_customer_status_snapshot", {"customer_id": cid})
+    assert snap["expiring_contracts"]["count"] == len(snap["expiring_contracts"]["items"]) == MAX_LISTED - 1
+    await db["contracts"].insert_many([_contract(cid, "active", now + timedelta(days=30, hours=n))
+                                       for n in range(3)])
+    snap = await structured(http, acme.url, acme.token, "get_customer_status_snapshot", {"customer_id": cid})
+    assert len(snap["expiring_contracts"]["items"]) == MAX_LISTED
+    assert snap["expiring_contracts"]["count"] == MAX_LISTED + 2

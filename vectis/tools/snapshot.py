@@ -23,22 +23,31 @@ def _section(item: dict, listed: int, extra: dict | None = None) -> dict:
     return out_obj(props, ("count", "items", *(extra or {})))
 
 
+async def _listed_and_counted(page, count) -> tuple[list[dict], int]:
+    """A list's first items and how many there are in all: a page shorter than the most listed
+    is the whole list, so only a full one costs a count (most customers' lists are short)."""
+    items, _ = await page
+    return items, len(items) if len(items) < MAX_LISTED else await count()
+
+
 async def get_customer_status_snapshot(ctx: ToolContext, args: dict) -> dict:
     customer = await require_customer(ctx, args["customer_id"])
     slug, customer_id, now = ctx.tenant.slug, customer["_id"], ctx.now
     backups_since, contracts_until = now - BACKUP_WINDOW, now + CONTRACT_HORIZON
     storage = ctx.storage
-    ((ticket_count, top_tickets), (alert_count, top_alerts), backup_count, (backups, _),
-     contract_count, (contracts, _), alert_sources, device_sources) = await asyncio.gather(
+    ((ticket_count, top_tickets), (alert_count, top_alerts), (backups, backup_count),
+     (contracts, contract_count), alert_sources, device_sources) = await asyncio.gather(
         storage.tickets.open_summary(slug, customer_id, TOP),
         storage.alerts.open_summary(slug, customer_id, TOP),
-        storage.assets.failing_backup_count(slug, since=backups_since, customer_id=customer_id),
-        storage.assets.failing_backups_page(slug, since=backups_since, customer_id=customer_id,
-                                            limit=MAX_LISTED, after=None),
-        storage.finance.contract_count(slug, status="active", customer_id=customer_id, ends_from=now,
-                                       ends_until=contracts_until),
-        storage.finance.contracts_page(slug, status="active", customer_id=customer_id, ends_from=now,
-                                       ends_until=contracts_until, limit=MAX_LISTED, after=None),
+        _listed_and_counted(
+            storage.assets.failing_backups_page(slug, since=backups_since, customer_id=customer_id,
+                                                limit=MAX_LISTED, after=None),
+            lambda: storage.assets.failing_backup_count(slug, since=backups_since, customer_id=customer_id)),
+        _listed_and_counted(
+            storage.finance.contracts_page(slug, status="active", customer_id=customer_id, ends_from=now,
+                                           ends_until=contracts_until, limit=MAX_LISTED, after=None),
+            lambda: storage.finance.contract_count(slug, status="active", customer_id=customer_id,
+                                                   ends_from=now, ends_until=contracts_until)),
         storage.alerts.source_ids(slug, customer_id),
         storage.assets.source_ids(slug, customer_id),
     )
