@@ -1,10 +1,12 @@
 """The operator pages in a real browser: headless Chromium (Debian's package) driven by Playwright.
 
 Chromium resolves *.localhost to loopback itself, so the pages are visited at their real URLs.
+Saves docs/screenshots/signin.png, mfa.png and token-issued.png (this run's throwaway key and token).
 """
 import os
 import shutil
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pyotp
@@ -20,6 +22,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # docs/operator-pages.md shows them
+VIEWPORT = {"width": 1280, "height": 900}
 
 if not os.path.exists(CHROMIUM):
     if os.environ.get("CI"):
@@ -45,25 +49,30 @@ async def operator(live_server):
     return live_server
 
 
-async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(operator, browser, http, tmp_path):
+async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(operator, browser, http):
+    SHOTS.mkdir(parents=True, exist_ok=True)
     origin = operator.url("acme", "").rstrip("/")
-    context = await browser.new_context()
+    context = await browser.new_context(viewport=VIEWPORT)
     await context.grant_permissions(["clipboard-read", "clipboard-write"], origin=origin)
     page = await context.new_page()
 
     await page.goto(origin + "/account/mcp")
     assert page.url.startswith(origin + "/signin")
+    await page.screenshot(path=str(SHOTS / "signin.png"), full_page=True)
+    bar = (await page.locator("header").bounding_box())["height"]
     await page.fill("input[name=email]", "alex@acme.example")
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_url(origin + "/account/mcp")
     assert "MCP access" in await page.text_content("h1")
+    assert abs((await page.locator("header").bounding_box())["height"] - bar) < 1   # no jump at sign-in
 
     # Enroll TOTP, reading the secret off the page as a person would type it into an app.
     await page.goto(origin + "/account/mfa")
     assert await page.locator("#mfa-qr svg").count() == 1
     secret = (await page.text_content("#mfa-secret")).strip()
     totp = pyotp.TOTP(secret)
+    await page.screenshot(path=str(SHOTS / "mfa.png"), full_page=True)   # this test's throwaway key
     await page.fill("form[action='/account/mfa/confirm'] input[name=code]", totp.now())
     await page.click("form[action='/account/mfa/confirm'] button[type=submit]")
     await page.wait_for_selector("#recovery-codes")
@@ -86,7 +95,7 @@ async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(oper
     await page.click("button[data-copy='token-value']")
     copied = await page.evaluate("navigator.clipboard.readText()")
     assert copied.strip() == shown
-    await page.screenshot(path=str(tmp_path / "token-issued.png"), full_page=True)
+    await page.screenshot(path=str(SHOTS / "token-issued.png"), full_page=True)   # this test's token
 
     url = operator.url("acme", "/api/mcp")
     status, data, _ = await rpc(http, url, copied, "tools/call", {"name": "list_customers", "arguments": {}})

@@ -5,7 +5,6 @@ vendor event. Saves the screenshots docs/operator-pages.md shows (docs/screensho
 import json
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -14,11 +13,8 @@ from vectis.rules.definitions import plan_rules
 from vectis.scopes import ALL_SCOPES, READ_SCOPES, SCOPE_DESCRIPTIONS
 
 from .support.rpc import rpc
-from .test_browser import PASSWORD, browser, operator  # noqa: F401  (fixtures)
+from .test_browser import PASSWORD, SHOTS, VIEWPORT, browser, operator  # noqa: F401  (fixtures)
 from .test_operator_rules_form import BAD
-
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
-VIEWPORT = {"width": 1280, "height": 900}
 
 
 async def sign_in(page, origin: str, email: str, path: str = "/account/mcp") -> None:

@@ -214,6 +214,7 @@ async def test_customer_limited_operator_can_neither_see_nor_change_rules(live_s
     status, body = await get_page(http, live_server)
     assert status == 403 and "Rules are not available to your account" in body
     assert "limited to some customers" in body
+    assert 'href="/rules"' not in (await get_page(http, live_server, "/account/mcp"))[1]   # no nav link
     page = parse(body)
     assert "Quiet rule" not in body and seeded["disk"]["_id"] not in body
     assert not [k for k in page.by_id if k.startswith(("rule-", "execution-", "dlq-"))]
@@ -231,3 +232,4 @@ async def test_customer_limited_operator_can_neither_see_nor_change_rules(live_s
     # Lifting the limit gives the rules back at the next page of the same session.
     await storage.users.set_customers("acme", admin["_id"], None)
     assert (await get_page(http, live_server))[0] == 200
+    assert 'href="/rules">Rules</a>' in (await get_page(http, live_server, "/account/mcp"))[1]

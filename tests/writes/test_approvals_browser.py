@@ -1,5 +1,6 @@
 """/account/approvals in a real browser (Debian's Chromium through Playwright, as tests/test_browser.py):
-an operator follows the approval URL a tool answered, approves one write and rejects another."""
+an operator follows the approval URL a tool answered, approves one write and rejects another.
+Saves docs/screenshots/approvals.png (one write pending, one decided) for docs/operator-pages.md."""
 from __future__ import annotations
 
 import os
@@ -10,6 +11,7 @@ import pytest
 from ..support.pages import PASSWORD, create_operator
 from ..support.rpc import structured
 from .conftest import open_ticket
+from .test_activity_browser import SHOTS
 from .test_approvals import set_policy, vendor_writes
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -36,7 +38,7 @@ async def test_an_operator_approves_one_write_and_rejects_another(make_vendor_te
 
     async with playwright_api.async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await browser.new_page()
+        page = await browser.new_page(viewport={"width": 1280, "height": 900})
         await page.goto(queued[0]["approval_url"])              # what the AI client shows its user
         await page.fill("input[name=email]", ADMIN)
         await page.fill("input[name=password]", PASSWORD)
@@ -50,6 +52,8 @@ async def test_an_operator_approves_one_write_and_rejects_another(make_vendor_te
         assert await page.locator(f"article#{send}").count() == 0
         assert "succeeded" in await page.text_content(f"tr#{send}")
         assert vendor_writes(sim) == before + 1
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
 
         await page.fill(f"article#{drop} input[name=reason]", "Too broad.")
         await page.click(f"article#{drop} form.reject button")
