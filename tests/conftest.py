@@ -130,6 +130,27 @@ async def live_server(tmp_path, mongo_uri, db_prefix, storage):
 
 
 @pytest.fixture
+async def browser():
+    """Headless Chromium (tests/support/browser.py); modules using it call require_chromium()."""
+    from .support.browser import chromium
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def acme_technician(live_server):
+    """A live server whose tenant acme has one operator: the technician alex@acme.example, whose
+    password is tests.support.browser.PASSWORD."""
+    from vectis.credentials.passwords import hash_password
+
+    from .support.browser import PASSWORD
+    storage = live_server.storage
+    await storage.tenants.create("acme", "Acme IT")
+    await storage.users.create("acme", "alex@acme.example", "Alex Morgan", "technician", hash_password(PASSWORD))
+    return live_server
+
+
+@pytest.fixture
 async def http():
     async with client_session() as session:
         yield session

@@ -18,7 +18,7 @@ USERS = {"usr_a": ("pat_a1", "pat_a2"), "usr_b": ("pat_b1",), "usr_c": ("gra_c1"
 def make_rows(now: datetime, count: int, seed: int) -> list[dict]:
     rnd = random.Random(seed)
     rows = []
-    for i in range(count):
+    for _ in range(count):
         user = rnd.choice(sorted(USERS))
         credential = rnd.choice(USERS[user])
         kind = rnd.choice(["read", "read", "write", "auth"])

@@ -3,53 +3,22 @@
 Chromium resolves *.localhost to loopback itself, so the pages are visited at their real URLs.
 Saves docs/screenshots/signin.png, mfa.png and token-issued.png (this run's throwaway key and token).
 """
-import os
-import shutil
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pyotp
-import pytest
 
-from vectis.credentials.passwords import hash_password
 from vectis.scopes import READ_SCOPES
 
 from .conftest import tenant_of
+from .support.browser import PASSWORD, SHOTS, VIEWPORT, require_chromium
 from .support.rpc import rpc
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-PASSWORD = "correct horse battery staple"
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"   # docs/operator-pages.md shows them
-VIEWPORT = {"width": 1280, "height": 900}
-
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (scripts/test does)")
-    pytest.skip("no Chromium here (scripts/test installs it)", allow_module_level=True)
-
-playwright_api = pytest.importorskip("playwright.async_api")
+require_chromium()
 
 
-@pytest.fixture
-async def browser():
-    async with playwright_api.async_playwright() as p:
-        chromium = await p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield chromium
-        await chromium.close()
-
-
-@pytest.fixture
-async def operator(live_server):
-    storage = live_server.storage
-    await storage.tenants.create("acme", "Acme IT")
-    await storage.users.create("acme", "alex@acme.example", "Alex Morgan", "technician", hash_password(PASSWORD))
-    return live_server
-
-
-async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(operator, browser, http):
+async def test_sign_in_enroll_mfa_issue_copy_use_elevate_and_revoke_a_token(acme_technician, browser, http):
+    operator = acme_technician
     SHOTS.mkdir(parents=True, exist_ok=True)
     origin = operator.url("acme", "").rstrip("/")
     context = await browser.new_context(viewport=VIEWPORT)

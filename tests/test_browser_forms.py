@@ -7,14 +7,14 @@ import secrets
 from datetime import UTC, datetime
 from urllib.parse import urlencode
 
-import pytest
-
 from vectis.rules.definitions import plan_rules
 from vectis.scopes import ALL_SCOPES, READ_SCOPES, SCOPE_DESCRIPTIONS
 
+from .support.browser import PASSWORD, SHOTS, VIEWPORT, require_chromium
 from .support.rpc import rpc
-from .test_browser import PASSWORD, SHOTS, VIEWPORT, browser, operator  # noqa: F401  (fixtures)
 from .test_operator_rules_form import BAD
+
+require_chromium()
 
 
 async def sign_in(page, origin: str, email: str, path: str = "/account/mcp") -> None:
@@ -44,7 +44,8 @@ async def assert_beside(page, label_selector: str, text_selector: str) -> int:
     return count
 
 
-async def test_token_page_presets_layout_and_the_consent_page(operator, browser, http):
+async def test_token_page_presets_layout_and_the_consent_page(acme_technician, browser, http):
+    operator = acme_technician
     SHOTS.mkdir(parents=True, exist_ok=True)
     origin = operator.url("acme", "").rstrip("/")
     context = await browser.new_context(viewport=VIEWPORT)

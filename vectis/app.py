@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import tornado.web
 
+from .approvals.queue import Approvals
 from .audit import AuditLog
 from .auth.bearer import BearerAuthenticator
-from .approvals.queue import Approvals
 from .config import Config, decode_key
 from .mcp import endpoint as mcp_endpoint
 from .mcp.dispatch import Dispatcher

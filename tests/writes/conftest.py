@@ -2,6 +2,7 @@
 tenant's own data, so write tools dispatch over real HTTP."""
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -14,6 +15,7 @@ from vectis.simulators.fleet import SimulatorFleet
 from vectis.vendors.http import RetryPolicy, VendorHttp
 
 from ..conftest import LiveServer, issue_token
+from ..support.processes import ServerProcess, clean_env
 
 FAST = RetryPolicy(attempts=3, backoff=(0.01, 0.02, 0.05), timeout=2.0, max_retry_after=5.0)
 
@@ -83,3 +85,35 @@ async def customer_with_psa(tenant: VendorTenant) -> dict:
     return await tenant.db["customers"].find_one(
         {"primary_psa_source_id": tenant.sources["psa"]["_id"], "refs.external_id": {"$exists": True}},
         sort=[("_id", 1)])
+
+
+@pytest.fixture
+async def deployment(request, make_vendor_tenant, live_server, mongo_uri, db_prefix, tmp_path):
+    """Two server processes; the crash test shortens the write lease so that the dead process's
+    reservation expires quickly, the other keeps the default so a slow machine never expires a
+    lease that is still being worked on."""
+    options = request.param if isinstance(request.param, dict) else {"lease": request.param}
+    lease = options.get("lease", 120)
+    tenant = await make_vendor_tenant("twoproc", ("connectwise", "ninjaone", "datto_bcdr"))
+    if options.get("settings"):   # before either process has resolved (and cached) the tenant
+        await live_server.storage.db.control["tenants"].update_one(
+            {"_id": tenant.slug}, {"$set": {"settings": options["settings"]}})
+    config = live_server.config
+    processes = []
+    for name in ("a", "b"):
+        env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
+                        VECTIS_DATA_DIR=str(tmp_path / name), VECTIS_COOKIE_SECRET=config.cookie_secret,
+                        VECTIS_ENCRYPTION_KEY=config.encryption_key, VECTIS_TOKEN_PEPPER=config.token_pepper,
+                        **{"VECTIS_WRITE_LEASE_SECONDS": str(lease), "VECTIS_SYNC_INTERVAL_SECONDS": "0",
+                           "VECTIS_LOG_LEVEL": "warning", **options.get("env", {})})
+        process = ServerProcess("--no-demo", env=env)
+        await asyncio.to_thread(process.start)
+        processes.append(process)
+    yield tenant, processes
+    for process in processes:
+        await asyncio.to_thread(process.kill)
+        print(f"--- server {process.port} stderr ---\n{process.stderr[-5000:]}")  # shown on failure
+
+
+def url(process, tenant) -> str:
+    return f"http://{tenant.slug}.localhost:{process.port}/api/mcp"

@@ -4,24 +4,11 @@ an admin reads the rows, filters them with the form and opens a call; a technici
 own calls. Saves the screenshots docs/operator-pages.md shows (docs/screenshots/activity*.png)."""
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
-import pytest
-
+from ..support.browser import VIEWPORT, chromium, require_chromium, screenshot
 from ..support.pages import PASSWORD
 from .test_activity_page import ADMIN, LONG_BODY, TECH, make_activity
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (scripts/test does)")
-    pytest.skip("no Chromium here (scripts/test installs it)", allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.async_api")
-
-SHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+require_chromium()
 
 
 async def sign_in(page, url: str, email: str) -> None:
@@ -42,11 +29,9 @@ async def test_activity_page_rows_filters_detail_and_visibility(make_vendor_tena
     activity = await make_activity(make_vendor_tenant, http, "actbrowser")
     tenant = activity.tenant
     url = tenant.server.url(tenant.slug, "/account/activity")
-    SHOTS.mkdir(parents=True, exist_ok=True)
 
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    async with chromium() as browser:
+        page = await browser.new_page(viewport=VIEWPORT)
         await sign_in(page, url, ADMIN)
         assert await outcomes(page) == [
             ("get_ticket", "success"), ("get_ticket", "error"), ("reply_to_ticket", "denied by scope"),
@@ -61,7 +46,7 @@ async def test_activity_page_rows_filters_detail_and_visibility(make_vendor_tena
         table = await page.locator("table#activity").bounding_box()
         main = await page.locator("main").bounding_box()
         assert table["x"] + table["width"] <= main["x"] + main["width"] + 1
-        await page.screenshot(path=str(SHOTS / "activity.png"), full_page=True)
+        await screenshot(page, "activity.png")
 
         # Filters through the form: a tool and an outcome, then an operator.
         await page.select_option("select[name=tool]", "reply_to_ticket")
@@ -87,7 +72,7 @@ async def test_activity_page_rows_filters_detail_and_visibility(make_vendor_tena
         assert LONG_BODY[:200] in arguments and f"[{len(LONG_BODY)} characters]" in arguments
         assert '"idempotency_key": "present"' in arguments
         assert "connectwise" in await page.text_content("section#result")
-        await page.screenshot(path=str(SHOTS / "activity-detail.png"), full_page=True)
+        await screenshot(page, "activity-detail.png")
         admin_row = page.url.rsplit("/", 1)[1]
 
         # A secret-looking argument, elided.
@@ -98,13 +83,12 @@ async def test_activity_page_rows_filters_detail_and_visibility(make_vendor_tena
         await page.close()
 
         # The technician: their own calls only, and another's call is not there.
-        tech = await browser.new_page(viewport={"width": 1280, "height": 900})
+        tech = await browser.new_page(viewport=VIEWPORT)
         await sign_in(tech, url, TECH)
         assert [t for t, _ in await outcomes(tech)] == ["get_ticket", "get_ticket", "reply_to_ticket"]
         assert await tech.locator("select[name=operator]").count() == 0
         response = await tech.goto(url + "/" + admin_row)
         assert response.status == 404 and "There is nothing here." in await tech.text_content("main")
-        await browser.close()
 
     views = await tenant.db["audit_log"].find({"action": "activity.viewed"}).to_list()
     by = {v["actor"]["email"] for v in views}

@@ -3,23 +3,13 @@ an operator follows the approval URL a tool answered, approves one write and rej
 Saves docs/screenshots/approvals.png (one write pending, one decided) for docs/operator-pages.md."""
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
+from ..support.browser import VIEWPORT, chromium, require_chromium, screenshot
 from ..support.pages import PASSWORD, create_operator
 from ..support.rpc import structured
 from .conftest import open_ticket
-from .test_activity_browser import SHOTS
 from .test_approvals import set_policy, vendor_writes
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-if not os.path.exists(CHROMIUM):
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install Debian's chromium (scripts/test does)")
-    pytest.skip("no Chromium here (scripts/test installs it)", allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.async_api")
+require_chromium()
 
 ADMIN = "approver@abrowser.example"
 
@@ -36,9 +26,8 @@ async def test_an_operator_approves_one_write_and_rejects_another(make_vendor_te
     send, drop = (q["approval_id"] for q in queued)
     before = vendor_writes(sim)
 
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
-        page = await browser.new_page(viewport={"width": 1280, "height": 900})
+    async with chromium() as browser:
+        page = await browser.new_page(viewport=VIEWPORT)
         await page.goto(queued[0]["approval_url"])              # what the AI client shows its user
         await page.fill("input[name=email]", ADMIN)
         await page.fill("input[name=password]", PASSWORD)
@@ -52,15 +41,13 @@ async def test_an_operator_approves_one_write_and_rejects_another(make_vendor_te
         assert await page.locator(f"article#{send}").count() == 0
         assert "succeeded" in await page.text_content(f"tr#{send}")
         assert vendor_writes(sim) == before + 1
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
+        await screenshot(page, "approvals.png")
 
         await page.fill(f"article#{drop} input[name=reason]", "Too broad.")
         await page.click(f"article#{drop} form.reject button")
         await page.wait_for_selector(f"tr#{drop}")
         assert "Rejected by you; nothing was sent. Reason: Too broad." in await page.text_content("#decision-notice")
         assert await page.locator("#nothing-pending").count() == 1
-        await browser.close()
     assert vendor_writes(sim) == before + 1
     statuses = {doc["_id"]: doc["status"] for doc in await tenant.db["approvals"].find({}).to_list()}
     assert statuses == {send: "succeeded", drop: "rejected"}

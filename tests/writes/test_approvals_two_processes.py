@@ -13,9 +13,8 @@ from ..support.html import parse
 from ..support.http import client_session
 from ..support.pages import create_operator, sign_in
 from ..support.rpc import rpc
-from .conftest import open_ticket
+from .conftest import open_ticket, url
 from .test_approvals import vendor_writes
-from .test_two_processes import deployment, url  # noqa: F401  (the fixture: two processes, one database)
 
 pytestmark = pytest.mark.slow
 FIRST, SECOND = "first@twoproc.example", "second@twoproc.example"
@@ -49,7 +48,7 @@ async def test_two_approvers_on_two_processes_send_one_write(deployment, http):
     for email in (FIRST, SECOND):
         await create_operator(storage, slug, email, "admin")
     try:
-        for email, process in zip((FIRST, SECOND), processes):
+        for email, process in zip((FIRST, SECOND), processes, strict=True):
             session = client_session()
             sessions.append(session)
             status, _, _ = await sign_in(session, At(process), slug, email)
@@ -68,14 +67,14 @@ async def test_two_approvers_on_two_processes_send_one_write(deployment, http):
                                     allow_redirects=False) as resp:
                 return resp.status, resp.headers.get("Location")
 
-        answers = await asyncio.gather(*(approve(s, p, f) for s, p, f in zip(sessions, processes, forms)))
+        answers = await asyncio.gather(*(approve(s, p, f) for s, p, f in zip(sessions, processes, forms, strict=True)))
         assert [a[0] for a in answers] == [303, 303]
         assert vendor_writes(sim) == before + 1
         doc = await storage.approvals.get(slug, pending["approval_id"])
         assert doc["status"] == "succeeded"
         winner = doc["decided_by"]["email"]
         notices = []
-        for session, process, (_, location) in zip(sessions, processes, answers):
+        for session, process, (_, location) in zip(sessions, processes, answers, strict=True):
             async with session.get(At(process).url(slug, location.split("#")[0])) as resp:
                 notices.append(parse(await resp.text()).by_id["decision-notice"])
         loser = SECOND if winner == FIRST else FIRST

@@ -10,44 +10,11 @@ import time
 
 import pytest
 
-from ..support.processes import ServerProcess, clean_env
 from ..support.rpc import rpc
 from . import vendor_view
-from .conftest import customer_with_psa
+from .conftest import customer_with_psa, url
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-async def deployment(request, make_vendor_tenant, live_server, mongo_uri, db_prefix, tmp_path):
-    """Two server processes; the crash test shortens the write lease so that the dead process's
-    reservation expires quickly, the other keeps the default so a slow machine never expires a
-    lease that is still being worked on."""
-    options = request.param if isinstance(request.param, dict) else {"lease": request.param}
-    lease = options.get("lease", 120)
-    tenant = await make_vendor_tenant("twoproc", ("connectwise", "ninjaone", "datto_bcdr"))
-    if options.get("settings"):   # before either process has resolved (and cached) the tenant
-        await live_server.storage.db.control["tenants"].update_one(
-            {"_id": tenant.slug}, {"$set": {"settings": options["settings"]}})
-    config = live_server.config
-    processes = []
-    for name in ("a", "b"):
-        env = clean_env(VECTIS_MONGO_URI=mongo_uri, VECTIS_DB_PREFIX=db_prefix,
-                        VECTIS_DATA_DIR=str(tmp_path / name), VECTIS_COOKIE_SECRET=config.cookie_secret,
-                        VECTIS_ENCRYPTION_KEY=config.encryption_key, VECTIS_TOKEN_PEPPER=config.token_pepper,
-                        **{"VECTIS_WRITE_LEASE_SECONDS": str(lease), "VECTIS_SYNC_INTERVAL_SECONDS": "0",
-                           "VECTIS_LOG_LEVEL": "warning", **options.get("env", {})})
-        process = ServerProcess("--no-demo", env=env)
-        await asyncio.to_thread(process.start)
-        processes.append(process)
-    yield tenant, processes
-    for process in processes:
-        await asyncio.to_thread(process.kill)
-        print(f"--- server {process.port} stderr ---\n{process.stderr[-5000:]}")  # shown on failure
-
-
-def url(process, tenant) -> str:
-    return f"http://{tenant.slug}.localhost:{process.port}/api/mcp"
 
 
 @pytest.mark.parametrize("deployment", [120], indirect=True)

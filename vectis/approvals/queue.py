@@ -21,8 +21,13 @@ from datetime import UTC, datetime, timedelta
 from ..audit import audit_row
 from ..ids import new_id
 from ..tools.registry import ToolError
-from ..writes.dispatcher import (IdempotencyConflict, IdempotencyInFlight, WriteRequest, arguments_hash,
-                                 write_arguments)
+from ..writes.dispatcher import (
+    IdempotencyConflict,
+    IdempotencyInFlight,
+    WriteRequest,
+    arguments_hash,
+    write_arguments,
+)
 from .policy import effective_policy, needs_approval
 from .request_state import InvalidRequestState, seal, unseal
 
@@ -185,7 +190,7 @@ class Approvals:
 
     @staticmethod
     def tool_scopes(action: str) -> tuple[str, ...]:
-        from ..tools.write_tools import TOOLS   # the write tools import this module
+        from ..tools.write_tools import TOOLS  # the write tools import this module
         return next((spec.scopes for spec in TOOLS if spec.name == action), ())
 
     async def decide(self, slug: str, approval_id: str, operator: dict, approve: bool,

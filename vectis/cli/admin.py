@@ -410,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tickets-per-customer", type=float, default=12.0)
     p.set_defaults(run=seed_data)
 
-    from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
     from .admin_approvals import add_approval_commands
+    from .admin_rules import add_rule_commands  # imports this module: registered once it is loaded
     from .admin_users import add_user_commands
     add_rule_commands(sub)
     add_user_commands(sub)

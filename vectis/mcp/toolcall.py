@@ -12,10 +12,10 @@ from typing import Any
 
 from cachetools import TTLCache
 
+from ..approvals.queue import BadRequestState, InputRequired, Mrtr
 from ..audit import audit_row, elide_arguments
 from ..customer_scope import in_words
 from ..ratelimit import RateLimited
-from ..approvals.queue import BadRequestState, InputRequired, Mrtr
 from ..storage.scoped import OutsideScope
 from ..storage.unavailable import is_unavailable
 from ..tools.pagination import InvalidCursor

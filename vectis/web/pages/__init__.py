@@ -6,8 +6,14 @@ from .activity import ActivityDetailHandler, ActivityHandler
 from .approvals import ApprovalsHandler, DecideHandler, PolicyHandler
 from .base import StaticHandler
 from .mfa import AccountMfaHandler, ConfirmMfaHandler, DisableMfaHandler
-from .rules import (DeleteRuleHandler, ReplayExecutionHandler, RuleFormHandler, RulesHandler,
-                    SaveRuleHandler, ToggleRuleHandler)
+from .rules import (
+    DeleteRuleHandler,
+    ReplayExecutionHandler,
+    RuleFormHandler,
+    RulesHandler,
+    SaveRuleHandler,
+    ToggleRuleHandler,
+)
 from .signin import SigninHandler, SignoutHandler
 
 default_handlers = [

@@ -2,10 +2,9 @@
 and the apps connected through OAuth (their grants: list, revoke, elevate)."""
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
-
-import asyncio
 
 import tornado.web
 
