@@ -147,3 +147,62 @@ async def test_the_consent_page_shows_the_same_sentences(live_server, http, oper
     body = unescape(body)
     assert SCOPE_DESCRIPTIONS["read:tickets"] in body and SCOPE_DESCRIPTIONS["write:notes"] in body
     assert SCOPE_DESCRIPTIONS["read:billing"] not in body
+
+
+async def set_tenant_policy(server, policy: str) -> None:
+    await server.storage.tenants.set_approval_policy("acme", policy)
+    server.services.tenants.forget("acme")
+
+
+async def stored_approval(storage, email: str) -> list:
+    user = await storage.users.by_email("acme", email)
+    return [p["approval_policy"] for p in await storage.pats.for_user("acme", user["_id"])]
+
+
+def issued_approval(body: str) -> str:
+    text = " ".join(unescape(parse(body).by_id["token-approval"]).split())
+    return text.removeprefix("Human approval of its writes: ")
+
+
+async def test_a_token_may_ask_for_stricter_approval_than_the_tenant_never_less(live_server, http, operators):
+    storage = live_server.storage
+    await sign_in(http, live_server, "acme", TECH)
+    form = parse(await page(http, live_server)).form("/account/mcp/tokens")
+    # Tenant policy none: the tenant's (default) and both stricter ones.
+    assert form.choices["approval"] == ["", "customer_visible", "all"] and form.checked["approval"] == [""]
+    status, body = await issue(http, live_server, [("preset", "read")])
+    assert status == 200 and issued_approval(body) == "no write waits for a person (the tenant's policy)."
+    assert await stored_approval(storage, TECH) == [None]
+    status, body = await issue(http, live_server, [("preset", "write"), ("approval", "all")])
+    assert status == 200 and issued_approval(body) == "every write waits for a person (this token)."
+    assert await stored_approval(storage, TECH) == ["all", None]
+
+    # The list says each token's effective approval, and whose it is.
+    listing = parse(await page(http, live_server))
+    pats = await storage.pats.for_user("acme", operators["tech"]["_id"])
+    cells = {p["approval_policy"]: listing.by_id[f"token-{p['_id']}"] for p in pats}
+    assert "Every write waits for a person" in cells["all"] and "this token" in cells["all"]
+    assert "No write waits for a person" in cells[None] and "the tenant's policy" in cells[None]
+
+    # Stricter tenant: only "all" is offered beyond it; a looser or unknown value creates nothing.
+    await set_tenant_policy(live_server, "customer_visible")
+    form = parse(await page(http, live_server)).form("/account/mcp/tokens")
+    assert form.choices["approval"] == ["", "all"]
+    for value in ("none", "everything"):
+        status, body = await issue(http, live_server, [("preset", "read"), ("approval", value)])
+        assert status == 400, value
+        error = parse(body).by_id["approval-error"]
+        assert "never less" in error and "writes the customer sees wait for a person" in error
+    assert len(await stored_approval(storage, TECH)) == 2
+    # The tenant's own policy, posted as such (a form older than the admin's change), is accepted.
+    assert (await issue(http, live_server, [("preset", "read"), ("approval", "customer_visible")]))[0] == 200
+    listing = parse(await page(http, live_server))
+    for pat in await storage.pats.for_user("acme", operators["tech"]["_id"]):
+        if pat["approval_policy"] is None:   # follows the tenant
+            assert "Writes the customer sees wait" in listing.by_id[f"token-{pat['_id']}"]
+
+    # Tenant "all": nothing stricter to choose; the page says so.
+    await set_tenant_policy(live_server, "all")
+    html = parse(await page(http, live_server))
+    assert "approval" not in html.form("/account/mcp/tokens").choices
+    assert "no token can ask for more" in html.by_id["approval-fixed"]

@@ -18,6 +18,12 @@ DESCRIPTIONS = {
                         "close_ticket and resolve_alert.",
     "all": "Every vendor write waits for a person.",
 }
+# The same in a few words, for a form choice or a table cell.
+IN_WORDS = {
+    "none": "no write waits for a person",
+    "customer_visible": "writes the customer sees wait for a person",
+    "all": "every write waits for a person",
+}
 
 
 class PolicyError(ValueError):
@@ -30,11 +36,19 @@ def check_policy(value: str) -> str:
     return value
 
 
+def tenant_policy(tenant_settings: dict | None) -> str:
+    policy = (tenant_settings or {}).get("approval_policy") or DEFAULT_POLICY
+    return policy if policy in POLICIES else "all"    # an unknown stored value fails closed
+
+
+def stricter_than(policy: str) -> list[str]:
+    """The policies a token may ask for on top of `policy`, loosest first."""
+    return list(POLICIES[POLICIES.index(policy) + 1:])
+
+
 def effective_policy(tenant_settings: dict | None, token_policy: str | None) -> str:
-    tenant_policy = (tenant_settings or {}).get("approval_policy") or DEFAULT_POLICY
-    if tenant_policy not in POLICIES:      # an unknown stored value fails closed
-        tenant_policy = "all"
-    candidates = [tenant_policy] + ([token_policy] if token_policy in POLICIES else [])
+    base = tenant_policy(tenant_settings)
+    candidates = [base] + ([token_policy] if token_policy in POLICIES else [])
     return max(candidates, key=POLICIES.index)
 
 

@@ -8,6 +8,13 @@ from urllib.parse import urlencode
 
 import tornado.web
 
+from ...approvals.policy import (
+    IN_WORDS,
+    POLICIES,
+    effective_policy,
+    stricter_than,
+    tenant_policy,
+)
 from ...audit import audit_row
 from ...config import decode_key
 from ...credentials import mfa
@@ -34,6 +41,19 @@ NONE_TICKED = "Tick at least one customer, or choose \u201cAll customers\u201d."
 # only "custom" reads the boxes. A POST without a preset (scripts, older pages) is custom.
 PRESETS = {"read": READ_SCOPES, "write": ALL_SCOPES, "custom": None}
 ACTIVITY_DAYS = 7
+# What each stricter choice adds, next to its words on the form.
+APPROVAL_DETAILS = {"customer_visible": "create_ticket, reply_to_ticket, close_ticket and resolve_alert",
+                    "all": "every vendor write, internal notes and alert acknowledgements too"}
+LOOSER = ("A token can ask for more approval than this tenant's policy ({tenant}), never less: "
+          "choose the tenant's policy or a stricter one.")
+
+
+def approval_words(settings: dict | None, token_policy: str | None) -> tuple[str, str]:
+    """A token's effective approval in words, and whose it is: the tenant's, or the token's own
+    stricter one."""
+    policy = effective_policy(settings, token_policy)
+    own = token_policy in POLICIES and POLICIES.index(token_policy) > POLICIES.index(tenant_policy(settings))
+    return IN_WORDS[policy][:1].upper() + IN_WORDS[policy][1:], "this token" if own else "the tenant's policy"
 
 
 def token_status(pat: dict, now: datetime) -> str:
@@ -80,7 +100,7 @@ class AccountPage(PageHandler):
         grants = await storage.oauth_grants.for_user(slug, user_id)
         now = datetime.now(UTC)
         form = form or {"label": "", "preset": "read", "scopes": list(READ_SCOPES),
-                        "expires_days": "", "customer_mode": "all", "customers": []}
+                        "expires_days": "", "customer_mode": "all", "customers": [], "approval": ""}
         find = self.get_query_argument("find", "").strip()[:MAX_FIND]
         picker, complete = await self.picker(find, form["customers"])
         limit = self.customer_limit
@@ -92,6 +112,7 @@ class AccountPage(PageHandler):
         credentials = [c["_id"] for c in [*pats, *grants]]
         counts = await asyncio.gather(*(storage.audit.count_for_credential(slug, c, since)
                                         for c in credentials))
+        settings = self.tenant.settings
         self.set_status(status)
         self.render("account_mcp.html", title="MCP access", error=error, error_field=error_field,
                     notice=NOTICES.get(self.get_query_argument("done", "")),
@@ -106,7 +127,10 @@ class AccountPage(PageHandler):
                     picker_limit=PICKER_LIMIT, find=find,
                     reach={cid: scope_view(scope, names) for cid, scope in effective.items()},
                     descriptions=SCOPE_DESCRIPTIONS, calls=dict(zip(credentials, counts, strict=True)),
-                    activity_days=ACTIVITY_DAYS,
+                    activity_days=ACTIVITY_DAYS, tenant_policy=tenant_policy(settings),
+                    stricter=stricter_than(tenant_policy(settings)), policy_words=IN_WORDS,
+                    approval_details=APPROVAL_DETAILS,
+                    approval={p["_id"]: approval_words(settings, p.get("approval_policy")) for p in pats},
                     write_preset=any(s not in READ_SCOPES for s in self.allowed_scopes()))
 
     async def owned_credential(self, credential_id: str) -> str:
@@ -139,7 +163,8 @@ class IssueTokenHandler(AccountPage):
                 "scopes": self.get_body_arguments("scope"),
                 "expires_days": self.get_body_argument("expires_days", "").strip(),
                 "customer_mode": self.get_body_argument("customer_mode", "all"),
-                "customers": self.get_body_arguments("customer")[:500]}
+                "customers": self.get_body_arguments("customer")[:500],
+                "approval": self.get_body_argument("approval", "")}
         if form["preset"] not in PRESETS:
             await self.render_account(status=400, error="Choose read-only, read and write, or custom scopes.",
                                       form=form)
@@ -157,26 +182,38 @@ class IssueTokenHandler(AccountPage):
         except CustomerScopeError as exc:
             await self.render_account(status=400, error=str(exc), error_field="customers", form=form)
             return
+        # "" is the tenant's policy (stored as None, so the token follows later changes of it).
+        # The tenant's own policy is accepted too: a form posted just before an admin made the
+        # tenant stricter still asks for no less than the tenant.
+        base = tenant_policy(self.tenant.settings)
+        if form["approval"] and (form["approval"] not in POLICIES
+                                 or POLICIES.index(form["approval"]) < POLICIES.index(base)):
+            await self.render_account(status=400, error=LOOSER.format(tenant=IN_WORDS[base]),
+                                      error_field="approval", form=form)
+            return
         try:
             # issue_pat refuses customers outside the operator's own limit, and unknown ones.
             token, pat = await issue_pat(
                 self.services.storage, self.services.config.token_pepper, self.tenant.slug,
                 self.current_user, label=form["label"], scopes=scopes, expires_days=days,
-                max_expires_days=MAX_EXPIRES_DAYS, customers=customers)
+                max_expires_days=MAX_EXPIRES_DAYS, customers=customers,
+                approval_policy=form["approval"] or None)
         except IssueError as exc:
             await self.render_account(status=400, error=str(exc)[:1].upper() + str(exc)[1:] + ".",
                                       error_field=exc.field, form=form)
             return
         await self.audit("token.issued", {"kind": "pat", "id": pat["_id"]},
                          {"label": pat["label"], "scopes": pat["scopes"], "prefix": pat["prefix"],
-                          "expires_at": pat["expires_at"], "customers": pat.get("customers")})
+                          "expires_at": pat["expires_at"], "customers": pat.get("customers"),
+                          "approval_policy": pat.get("approval_policy")})
         scope = narrow(self.customer_limit, pat.get("customers"))
         names = await names_for(self.services.storage, self.tenant.slug, scope)
         # Rendered in this response, never after a redirect: a reload must not show it again.
         url = self.tenant.mcp_resource
         self.render("token_issued.html", title="Token created", token=token, pat=pat, mcp_url=url,
                     snippets=all_snippets(url, token), reach=scope_view(scope, names),
-                    follows_user=pat.get("customers") is None and self.customer_limit is not None)
+                    follows_user=pat.get("customers") is None and self.customer_limit is not None,
+                    approval=approval_words(self.tenant.settings, pat.get("approval_policy")))
 
     @staticmethod
     def chosen_customers(form: dict, limit: frozenset[str] | None) -> frozenset[str] | None:
