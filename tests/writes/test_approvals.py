@@ -11,12 +11,12 @@ import pytest
 
 from vectis.approvals import request_state
 from vectis.config import decode_key
-from vectis.mcp.protocol import META_CLIENT_CAPS, META_VERSION
+from vectis.mcp.protocol import IDEMPOTENCY_CONFLICT, META_CLIENT_CAPS, META_VERSION
 from vectis.writes.dispatcher import arguments_hash
 
 from ..conftest import issue_token
 from ..support.mcp_client import mcp_session
-from ..support.rpc import call_tool, rpc, structured
+from ..support.rpc import rpc, structured
 from .conftest import open_ticket
 
 MODERN = "2026-07-28"
@@ -86,6 +86,10 @@ async def test_legacy_client_gets_the_queue(tenant, http):
     before = vendor_writes(sim)
     pending = await structured(http, tenant.url, tenant.token, "reply_to_ticket",
                                {"ticket_id": ticket["_id"], "body": "Queued reply.", "idempotency_key": "k1"})
+    # A client that retries before anyone decided (a timeout) gets the same pending write back.
+    retried = await structured(http, tenant.url, tenant.token, "reply_to_ticket",
+                               {"ticket_id": ticket["_id"], "body": "Queued reply.", "idempotency_key": "k1"})
+    assert retried["approval_id"] == pending["approval_id"] and retried["status"] == "pending_approval"
     assert pending["status"] == "pending_approval" and pending["approval_url"].endswith("#" + pending["approval_id"])
     assert pending["requests"] and vendor_writes(sim) == before
     status = await structured(http, tenant.url, tenant.token, "get_write_status",
@@ -103,10 +107,16 @@ async def test_legacy_client_gets_the_queue(tenant, http):
     done = await structured(http, tenant.url, tenant.token, "get_write_status", {"approval_id": pending["approval_id"]})
     assert done["status"] == "succeeded" and done["decided_by"] == tenant.admin_email
     assert done["result"]["internal"] is False
-    # The write ran under the caller's idempotency key: the same call again replays it.
-    again = await call_tool(http, tenant.url, tenant.token, "reply_to_ticket",
-                            {"ticket_id": ticket["_id"], "body": "Queued reply.", "idempotency_key": "k1"})
-    assert again["structuredContent"]["status"] == "pending_approval"
+    # A retry with the same idempotency_key replays the first answer (the same pending write, now
+    # decided): no second approval to make, no second write; other arguments are a conflict.
+    again = await structured(http, tenant.url, tenant.token, "reply_to_ticket",
+                             {"ticket_id": ticket["_id"], "body": "Queued reply.", "idempotency_key": "k1"})
+    assert (again["approval_id"], again["status"]) == (pending["approval_id"], "succeeded")
+    assert await tenant.db["approvals"].count_documents({}) == 1
+    status, body, _ = await rpc(http, tenant.url, tenant.token, "tools/call", {
+        "name": "reply_to_ticket",
+        "arguments": {"ticket_id": ticket["_id"], "body": "Another reply.", "idempotency_key": "k1"}})
+    assert body["error"]["code"] == IDEMPOTENCY_CONFLICT
     assert vendor_writes(sim) == before + 1
 
     rejected = await structured(http, tenant.url, tenant.token, "reply_to_ticket",

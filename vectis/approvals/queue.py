@@ -11,12 +11,16 @@ Three ways a write that the policy holds gets its person (docs/writes.md):
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import logging
 import secrets
 import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+
+from pymongo.errors import DuplicateKeyError
 
 from ..audit import audit_row
 from ..ids import new_id
@@ -64,6 +68,13 @@ class BadRequestState(Exception):
     """A retry whose requestState is not this call's: refused, nothing done."""
 
 
+def keyed_approval_id(request: WriteRequest) -> str:
+    """The approval id of a write with an idempotency_key: one per key, in the key's scope (the
+    credential owner and the tool), so a retry finds its first pending write."""
+    digest = hashlib.sha256(f"{request.owner}|{request.action}|{request.idempotency_key}".encode()).digest()
+    return "apr_" + base64.b32encode(digest[:10]).decode().lower()
+
+
 def plan_in_words(plan: dict) -> str:
     """The plan a person approves: what, for whom, where, and every request exactly."""
     customer = plan.get("customer") or {}
@@ -109,9 +120,8 @@ class Approvals:
         if request.dry_run or not needs_approval(policy, request.action):
             return request
         mrtr: Mrtr | None = ctx.mrtr
-        args_hash = arguments_hash(request.action, arguments)
         if mrtr is not None and mrtr.state is not None:
-            claims = self._claims(ctx, request, args_hash, mrtr.state)
+            claims = self.check_state(ctx.tenant, ctx.principal, request.action, arguments, mrtr.state)
             if claims.get("asks") == "approve":
                 if not approved(mrtr.responses.get(INPUT_KEY)):
                     await self._row(ctx, request, "declined", {"via": "inline"})
@@ -122,26 +132,19 @@ class Approvals:
                                actor={**request.actor, "approved": "inline"})
         plan = await self._writes.plan(replace(request, dry_run=True))
         if mrtr is not None and mrtr.form:
-            state, _ = seal(self._key, ctx.tenant.slug, credential_id=ctx.principal.credential_id,
-                            tool=request.action, args_hash=args_hash, asks="approve")
+            state = self.seal_state(ctx.tenant, ctx.principal, request.action, arguments, "approve")
             await self._row(ctx, request, "approval_requested", {"via": "inline", "requests": plan["requests"]})
             raise InputRequired({INPUT_KEY: form_request(plan)}, state)
         return await self._enqueue(ctx, request, plan)
 
-    def _claims(self, ctx, request: WriteRequest, args_hash: str, state: str) -> dict:
-        try:
-            return unseal(self._key, ctx.tenant.slug, state, credential_id=ctx.principal.credential_id,
-                          tool=request.action, args_hash=args_hash)
-        except InvalidRequestState as exc:
-            log.info("refused requestState for %s (%s): %s", request.action, ctx.request_id, exc)
-            raise BadRequestState() from None
-
-    async def step_up_state(self, tenant, principal, tool: str, arguments: dict) -> str:
+    def seal_state(self, tenant, principal, tool: str, arguments: dict, asks: str) -> str:
+        """The requestState of a question (`asks`: approve or elevate) about exactly this call."""
         state, _ = seal(self._key, tenant.slug, credential_id=principal.credential_id, tool=tool,
-                        args_hash=arguments_hash(tool, arguments), asks="elevate")
+                        args_hash=arguments_hash(tool, arguments), asks=asks)
         return state
 
     def check_state(self, tenant, principal, tool: str, arguments: dict, state: str) -> dict:
+        """The claims of a state sealed for exactly this call, else BadRequestState."""
         try:
             return unseal(self._key, tenant.slug, state, credential_id=principal.credential_id, tool=tool,
                           args_hash=arguments_hash(tool, arguments))
@@ -151,7 +154,7 @@ class Approvals:
 
     async def _enqueue(self, ctx, request: WriteRequest, plan: dict) -> dict:
         now = datetime.now(UTC)
-        approval_id = new_id("apr")
+        approval_id = keyed_approval_id(request) if request.idempotency_key else new_id("apr")
         target = plan.get("target") or {}
         doc = {
             "_id": approval_id, "status": "pending", "action": request.action, "params": request.params,
@@ -160,17 +163,30 @@ class Approvals:
             "credential_id": ctx.principal.credential_id,
             "customers": None if request.customers is None else sorted(request.customers),
             "customer_id": target.get("customer_id") or (plan.get("customer") or {}).get("id"),
+            "args_hash": arguments_hash(request.action, request.params),
             "plan": plan, "request_id": request.request_id, "requested_at": now,
             "expires_at": now + self.expiry, "decided_by": None, "decided_at": None, "outcome": None,
         }
-        await self._storage.approvals.create(ctx.tenant.slug, doc)
+        try:
+            await self._storage.approvals.create(ctx.tenant.slug, doc)
+        except DuplicateKeyError:
+            # A retry with the same idempotency_key: the first answer again (the documented
+            # replay), never a second pending write; other arguments are a conflict.
+            first = await self._storage.approvals.get(ctx.tenant.slug, approval_id)
+            if first is None or first.get("args_hash") != doc["args_hash"]:
+                await self._row(ctx, request, "conflict", {"via": "queue", "approval_id": approval_id})
+                raise IdempotencyConflict() from None
+            await self._row(ctx, request, "replayed", {"via": "queue", "approval_id": approval_id})
+            return self.pending_view(ctx.tenant, first, now)
         await self._row(ctx, request, "pending_approval", {"via": "queue", "approval_id": approval_id,
                                                             "requests": plan["requests"]})
-        return self.pending_view(ctx.tenant, doc)
+        return self.pending_view(ctx.tenant, doc, now)
 
-    def pending_view(self, tenant, doc: dict) -> dict:
+    def pending_view(self, tenant, doc: dict, now: datetime) -> dict:
         plan = doc["plan"]
-        return {"status": "pending_approval", "approval_id": doc["_id"],
+        status = status_view(tenant, doc, now)["status"]
+        return {"status": "pending_approval" if status in ("pending", "dispatching") else status,
+                "approval_id": doc["_id"],
                 "approval_url": f"{tenant.origin}/account/approvals#{doc['_id']}",
                 "expires_at": doc["expires_at"], "action": doc["action"], "vendor": plan["vendor"],
                 "source": plan["source"], **({"customer": plan["customer"]} if plan.get("customer") else {}),

@@ -255,7 +255,7 @@ class ToolCaller:
             "mode": "url", "url": error.data["elevationUrl"],
             "message": f"{spec.name} needs this credential elevated with a code from your authenticator "
                        "app. Open the page, enter the code, then come back to continue."}}},
-            await approvals.step_up_state(tenant, principal, spec.name, arguments)).result()
+            approvals.seal_state(tenant, principal, spec.name, arguments, "elevate")).result()
 
     async def _audit(self, tenant, spec, actor, status, request_id, detail, duration_ms=None,
                      arguments=None) -> None:

@@ -41,11 +41,11 @@ def _handler(action: str):
                                dry_run=bool(arguments.get("dry_run", False)),
                                idempotency_key=arguments.get("idempotency_key"),
                                customers=principal.customers)
-        gated = await ctx.approvals.gate(ctx, request, arguments)
-        if isinstance(gated, dict):      # waiting in the approval queue
-            return gated
-        request = gated
         try:
+            gated = await ctx.approvals.gate(ctx, request, arguments)
+            if isinstance(gated, dict):      # waiting in the approval queue
+                return gated
+            request = gated
             outcome = await ctx.writes.execute(request)
         except IdempotencyConflict:
             raise RpcError(IDEMPOTENCY_CONFLICT, "This idempotency_key was already used with other "

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 import tornado.web
 
-from ...approvals.policy import DEFAULT_POLICY, DESCRIPTIONS, POLICIES, PolicyError, check_policy
+from ...approvals.policy import DESCRIPTIONS, POLICIES, PolicyError, check_policy, tenant_policy
 from ...audit import audit_row
 from ...customer_scope import narrow
 from .base import PageHandler
@@ -171,7 +171,7 @@ class ApprovalsPage(PageHandler):
             slug, sorted({d["customer_id"] for d in pending + recent if d.get("customer_id")}))
         if notice is None:
             notice = await self.decided_notice()
-        policy = (self.tenant.settings or {}).get("approval_policy") or DEFAULT_POLICY
+        policy = tenant_policy(self.tenant.settings)
         self.set_status(status)
         self.render("approvals.html", title="Approvals", error=error, notice=notice,
                     pending=[self.row(d, now, labels, customers) for d in pending],
@@ -235,7 +235,7 @@ class PolicyHandler(ApprovalsPage):
         except PolicyError as exc:
             await self.render_page(status=400, error=f"Nothing changed: the {exc}.")
             return
-        was = (self.tenant.settings or {}).get("approval_policy") or DEFAULT_POLICY
+        was = tenant_policy(self.tenant.settings)
         await self.services.storage.tenants.set_approval_policy(slug, policy)
         # This process applies it at the next call; the others within tenant_cache_seconds.
         self.services.tenants.forget(slug)
