@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pymongo.errors import DuplicateKeyError
 
 from ..audit import audit_row
+from ..customer_scope import narrow, stored
 from ..ids import new_id
 from ..tools.registry import ToolError
 from ..writes.dispatcher import (
@@ -161,7 +162,7 @@ class Approvals:
             "idempotency_key": request.idempotency_key or f"approval:{approval_id}",
             "actor": request.actor, "owner": request.owner, "user_id": ctx.principal.user_id,
             "credential_id": ctx.principal.credential_id,
-            "customers": None if request.customers is None else sorted(request.customers),
+            "customers": stored(request.customers),
             "customer_id": target.get("customer_id") or (plan.get("customer") or {}).get("id"),
             "args_hash": arguments_hash(request.action, request.params),
             "plan": plan, "request_id": request.request_id, "requested_at": now,
@@ -233,7 +234,7 @@ class Approvals:
             actor={**doc["actor"], "approved": "queue", "approved_by": operator["email"]},
             owner=doc["owner"], request_id=f"{doc.get('request_id') or 'approval'}:{secrets.token_hex(3)}",
             idempotency_key=doc["idempotency_key"],
-            customers=None if doc.get("customers") is None else frozenset(doc["customers"]))
+            customers=narrow(doc.get("customers")))
         started = time.perf_counter()
         try:
             outcome = await self._writes.execute(request)

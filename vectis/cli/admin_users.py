@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ..config import Config
-from ..customer_scope import CustomerScopeError, existing, in_words, parse_customer_ids
+from ..customer_scope import CustomerScopeError, existing, in_words, narrow, parse_customer_ids
 from ..storage import Storage
 from .admin import AdminError, _tenant_or_fail
 
@@ -36,7 +36,7 @@ async def list_users(storage: Storage, config: Config, args) -> str:
     for user in users:
         limit = user.get("customers")
         names = await storage.customers.names(args.slug, limit) if limit else {}
-        sees = in_words(None if limit is None else frozenset(limit), names)
+        sees = in_words(narrow(limit), names)
         state = " (disabled)" if user.get("disabled") else ""
         rows.append(f"{user['email']:<32} {user['role']:<10} {user['_id']}{state}  sees {sees}")
     return "\n".join(rows) if rows else "(no users)"

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from ..approvals.policy import POLICIES
-from ..customer_scope import CustomerScopeError, existing, within
+from ..customer_scope import CustomerScopeError, existing, narrow, within
 from ..scopes import ScopeError, effective_scopes, parse_scopes
 from ..storage import Storage
 from .pats import display_prefix, generate_pat, hash_token
@@ -47,7 +47,7 @@ async def check_customers(storage: Storage, slug: str, user: dict,
     if customers is None:
         return
     limit = user.get("customers")
-    if not within(customers, None if limit is None else frozenset(limit)):
+    if not within(customers, narrow(limit)):
         outside = sorted(customers - frozenset(limit))
         raise IssueError(f"{user['email']} is limited to other customers; not theirs: "
                          f"{', '.join(outside[:5])}", "customers")

@@ -97,7 +97,6 @@ class ScopedStorage:
 
     def __init__(self, storage: Storage, customers: frozenset[str]):
         db = ScopedDatabase(storage.db, customers)
-        self.customers_scope = customers
         self.customers = CustomerRepository(db)
         self.tickets = TicketRepository(db)
         self.alerts = AlertRepository(db)

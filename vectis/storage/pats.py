@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ..customer_scope import stored
 from ..ids import new_id
 from .core import Database
 
@@ -23,7 +24,7 @@ class PatRepository:
             "last_used_at": None, "expires_at": expires_at, "revoked_at": None,
             "elevated_until": None,
             # None: the user's customers; else narrowed to these (never wider: credentials.issue).
-            "customers": None if customers is None else sorted(customers),
+            "customers": stored(customers),
             # None: the tenant's approval policy; else the stricter of the two (approvals.policy).
             "approval_policy": approval_policy,
         }

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from ..customer_scope import stored
 from ..ids import new_id
 from ..scopes import ROLES
 from .core import Database
@@ -38,7 +39,7 @@ class UserRepository:
             "_id": new_id("usr"), "email": normalize_email(email), "name": name, "role": role,
             "password_hash": password_hash, "disabled": False, "mfa": None,
             # None: every customer; else the only customers this user's credentials see.
-            "customers": None if customers is None else sorted(customers),
+            "customers": stored(customers),
             "created_at": now, "updated_at": now,
         }
         try:
@@ -61,7 +62,7 @@ class UserRepository:
         user follows within the auth cache bound. False when there is no such user."""
         result = await self._users(slug).update_one(
             {"_id": user_id},
-            {"$set": {"customers": None if customers is None else sorted(customers),
+            {"$set": {"customers": stored(customers),
                       "updated_at": datetime.now(UTC)}})
         return result.matched_count == 1
 
