@@ -152,7 +152,6 @@ async def test_replay_requeues_dead_letter(live_server, http, seeded):
 
 
 async def test_readonly_sees_no_buttons_and_cannot_post(live_server, http, seeded):
-    storage = live_server.storage
     await sign_in(http, live_server, "acme", READER)
     status, body = await get_page(http, live_server)
     page = parse(body)
@@ -161,16 +160,7 @@ async def test_readonly_sees_no_buttons_and_cannot_post(live_server, http, seede
     assert f"dlq-{seeded['executions']['dead_letter']['_id']}" in page.by_id
     assert not [f for f in page.forms if f.action in ("/rules/toggle", "/rules/replay")]
     assert "Disable" not in body and "Replay</button>" not in body
-    token = page.form("/signout").fields["_csrf"]
-    dead = seeded["executions"]["dead_letter"]["_id"]
-    toggle = {"_csrf": token, "rule_id": seeded["disk"]["_id"], "enabled": "false"}
-    status, _, body = await post(http, live_server, "/rules/toggle", toggle)
-    assert status == 403 and "can view rules but not change them" in body
-    status, _, _ = await post(http, live_server, "/rules/replay", {"_csrf": token, "execution_id": dead})
-    assert status == 403
-    assert (await storage.rules.get("acme", seeded["disk"]["_id"]))["enabled"] is True
-    assert (await storage.rules.get_execution("acme", dead))["status"] == "dead_letter"
-    assert not [r for r in await storage.audit.recent("acme") if r["action"].startswith("rule.")]
+    await assert_changes_refused(http, live_server, seeded, page, "can view rules but not change them")
 
 
 async def test_csrf_missing_or_wrong_is_refused(live_server, http, seeded):
@@ -219,17 +209,24 @@ async def test_customer_limited_operator_can_neither_see_nor_change_rules(live_s
     assert "Quiet rule" not in body and seeded["disk"]["_id"] not in body
     assert not [k for k in page.by_id if k.startswith(("rule-", "execution-", "dlq-"))]
     assert (await get_page(http, live_server, "/rules?status=dead_letter"))[0] == 403
+    await assert_changes_refused(http, live_server, seeded, page, "Rules are not available to your account")
+    # Lifting the limit gives the rules back at the next page of the same session.
+    await storage.users.set_customers("acme", admin["_id"], None)
+    assert (await get_page(http, live_server))[0] == 200
+    assert 'href="/rules">Rules</a>' in (await get_page(http, live_server, "/account/mcp"))[1]
+
+
+async def assert_changes_refused(http, live_server, seeded, page, message: str) -> None:
+    """A toggle and a replay posted with the page's own CSRF token are refused (403, `message`)
+    and change nothing: the rule, the dead-lettered execution and the audit log stay as they were."""
+    storage = live_server.storage
     token = page.form("/signout").fields["_csrf"]
     dead = seeded["executions"]["dead_letter"]["_id"]
     toggle = {"_csrf": token, "rule_id": seeded["disk"]["_id"], "enabled": "false"}
     status, _, body = await post(http, live_server, "/rules/toggle", toggle)
-    assert status == 403 and "Rules are not available to your account" in body
+    assert status == 403 and message in body
     status, _, _ = await post(http, live_server, "/rules/replay", {"_csrf": token, "execution_id": dead})
     assert status == 403
     assert (await storage.rules.get("acme", seeded["disk"]["_id"]))["enabled"] is True
     assert (await storage.rules.get_execution("acme", dead))["status"] == "dead_letter"
     assert not [r for r in await storage.audit.recent("acme") if r["action"].startswith("rule.")]
-    # Lifting the limit gives the rules back at the next page of the same session.
-    await storage.users.set_customers("acme", admin["_id"], None)
-    assert (await get_page(http, live_server))[0] == 200
-    assert 'href="/rules">Rules</a>' in (await get_page(http, live_server, "/account/mcp"))[1]
